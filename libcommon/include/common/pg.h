@@ -1,0 +1,83 @@
+/*
+ * pg.h - asynchronous PostgreSQL connection pool on libpq's non-blocking API and libevent.
+ *
+ * Connections are opened with PQconnectStart/PQconnectPoll, queries sent with PQsendQueryParams
+ * (text parameters, results in text format) and read with PQconsumeInput/PQisBusy driven by
+ * the socket's events: nothing here blocks the loop. A broken connection is replaced with
+ * backoff; a query on it fails with an error, never hangs. Each query has a deadline (the
+ * pool's query_timeout_ms): when it passes, the query is cancelled and fails.
+ *
+ * Two ways to run SQL:
+ *   pg_query()  one statement on any free connection (autocommit);
+ *   pg_tx_*()   a transaction: pg_tx_begin() hands you a connection with BEGIN done; run
+ *               pg_tx_query() steps on it; finish with pg_tx_commit() or pg_tx_rollback(),
+ *               which return the connection to the pool.
+ * Requests that find no free connection wait in a bounded FIFO queue.
+ */
+#ifndef COMMON_PG_H
+#define COMMON_PG_H
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MUST_CHECK __attribute__((warn_unused_result))
+
+struct pg_pool;
+struct pg_tx;
+
+struct pg_pool_opts {
+	const char *conninfo;     /* libpq connection string or URI */
+	int size;                 /* connections */
+	int max_queue;            /* waiting requests beyond the pool */
+	int connect_timeout_ms;
+	int query_timeout_ms;     /* per statement */
+	const char *search_path;  /* set on every new connection (the service's schema), or NULL */
+};
+void pg_pool_opts_default(struct pg_pool_opts *o);
+
+struct pg_pool *pg_pool_new(struct event_base *base, const struct pg_pool_opts *o);
+/* True when at least one connection is established (for /readyz). */
+bool pg_pool_ready(const struct pg_pool *p);
+/* Closes connections; pending requests fail with "shutdown" (their callbacks run). */
+void pg_pool_free(struct pg_pool *p);
+
+/* The result of one statement. res is borrowed for the callback (NULL when err is set);
+ * err is NULL on success, else a message. sqlstate is "" or the five-character SQLSTATE
+ * (e.g. "23505" unique_violation) when the server reported an error. */
+struct pg_result {
+	PGresult *res;
+	const char *err;
+	const char *sqlstate;
+};
+typedef void (*pg_result_cb)(const struct pg_result *r, void *arg);
+
+/* params: n text values (NULL element = SQL NULL), copied before return.
+ * Returns 0, or -1 when the request could not be queued (queue full, shutting down): the
+ * callback is then not called. The callback is never called from inside pg_query. */
+int pg_query(struct pg_pool *p, const char *sql, int n, const char *const *params,
+	     pg_result_cb cb, void *arg) MUST_CHECK;
+
+/* Transactions. begin_cb receives the transaction handle, or NULL and an error message. */
+typedef void (*pg_tx_cb)(struct pg_tx *tx, const char *err, void *arg);
+int pg_tx_begin(struct pg_pool *p, pg_tx_cb cb, void *arg) MUST_CHECK;
+/* One statement inside the transaction. Same contract as pg_query. After a failed statement
+ * the transaction is aborted: only pg_tx_rollback is useful. */
+int pg_tx_query(struct pg_tx *tx, const char *sql, int n, const char *const *params,
+		pg_result_cb cb, void *arg) MUST_CHECK;
+/* COMMIT; cb gets err == NULL when committed. The handle is gone when cb runs. */
+typedef void (*pg_done_cb)(const char *err, void *arg);
+void pg_tx_commit(struct pg_tx *tx, pg_done_cb cb, void *arg);
+/* ROLLBACK (cb may be NULL); the handle is gone after this call. */
+void pg_tx_rollback(struct pg_tx *tx, pg_done_cb cb, void *arg);
+
+/* Helpers for reading text results. */
+const char *pg_val(const PGresult *res, int row, int col); /* NULL for SQL NULL */
+bool pg_bool(const PGresult *res, int row, int col);       /* 't' */
+long long pg_int(const PGresult *res, int row, int col);
+
+/* A PostgreSQL text-array literal ("{a,b}") from n strings, quoted; caller frees. */
+char *pg_array_literal(const char *const *items, size_t n);
+
+#endif
