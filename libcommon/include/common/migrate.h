@@ -13,7 +13,11 @@
 #include <stddef.h>
 
 /* Applies pending migrations from dir into schema. Returns the number applied (>= 0) or -1
- * with a message in err. */
+ * with a message in err (err may be NULL). Files are those named ^[0-9]{4}_[a-z0-9_]+\.sql$,
+ * in name order; two files with the same version are an error. The schema is created only
+ * when missing; search_path is the schema while files run, so unqualified names land there.
+ * A file must not contain its own BEGIN/COMMIT, nor statements that cannot run inside a
+ * transaction block. Blocks: call it before the loop runs (it is thread-safe). */
 int migrate_run(const char *conninfo, const char *schema, const char *dir, char *err, size_t errlen);
 
 #endif
