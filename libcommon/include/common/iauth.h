@@ -45,9 +45,23 @@ const char *iauth_roles(const struct iauth *a);
 
 enum iauth_result { IAUTH_NONE = 0, IAUTH_OK, IAUTH_BAD };
 
-/* Checks the headers of an incoming request (see http.h): NONE when no X-FR-Auth-Sig header
- * was sent, BAD when present but invalid/stale, OK (and *out filled) when it verifies. */
+/* Checks the headers of an incoming request (see http.h): NONE when no X-FR-* header at all
+ * was sent, BAD when X-FR-Auth-Sig is present but invalid/stale or when any other X-FR-*
+ * identity header comes without a signature, OK (and *out filled) when it verifies. */
 struct http_request;
 enum iauth_result iauth_check(struct http_request *req, const char *secret, struct iauth *out);
+
+/* The raw X-FR-* header values of one request; NULL = header absent. */
+struct iauth_headers {
+	const char *caller, *user_id, *tenant_id, *session_id, *roles, *client_ip;
+	const char *ts, *sig;
+};
+
+/* The check behind iauth_check, without an HTTP request (other transports, tests): same
+ * results. method, target and request_id are those of the request being checked; now is the
+ * receiver's clock. On OK *out is filled, otherwise zeroed. */
+enum iauth_result iauth_verify_headers(const char *secret, time_t now, const char *method,
+				       const char *target, const char *request_id,
+				       const struct iauth_headers *h, struct iauth *out);
 
 #endif
