@@ -21,7 +21,9 @@
 
 #define JSON_MAX_DEPTH 32
 
-/* Returns a new value (caller puts it) or NULL; on NULL *why is a static reason string. */
+/* Returns a new value (caller puts it) or NULL; on NULL *why is a static reason string.
+ * A bare top-level `null` is rejected too (json-c has no object for it), as are \u0000 and
+ * unpaired surrogate escapes. why may be NULL. */
 json_object *json_parse_strict(const char *buf, size_t len, const char **why);
 
 /* Serialises compactly; returns a string owned by obj (valid until obj changes or is put). */

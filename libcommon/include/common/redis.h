@@ -29,11 +29,15 @@ struct redis_opts {
 };
 void redis_opts_default(struct redis_opts *o);
 
+/* Copies o; connects in the background. NULL only on bad options or out of memory. */
 struct redis *redis_new(struct event_base *base, const struct redis_opts *o);
 bool redis_ready(const struct redis *r);
+/* Pending callbacks get (NULL, "shutdown") before it returns. May be called from a redis
+ * callback: then the object is freed from a zero timer on the loop (keep the loop running). */
 void redis_free(struct redis *r);
 
-/* reply is borrowed for the callback; NULL on error, disconnect or timeout (err says which).
+/* reply is borrowed for the callback; NULL on error, disconnect or timeout (err says which:
+ * "timeout", "disconnected" or "shutdown"). Each callback runs exactly once.
  * A Redis error reply arrives as reply->type == REDIS_REPLY_ERROR with err == NULL. */
 typedef void (*redis_cb)(redisReply *reply, const char *err, void *arg);
 
