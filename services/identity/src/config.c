@@ -1,0 +1,158 @@
+/*
+ * config.c - identity's environment variables (one table) and the rules between them.
+ *
+ * Owns the identity_config_items table; the strings loaded into a struct identity_config
+ * belong to that struct until identity_config_free().
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/crypto.h"
+#include "common/log.h"
+
+#define S CFG_STR
+#define I CFG_INT
+#define B CFG_BOOL
+#define ROW(env, type, def, secret, field, min, max, help)                                         \
+	CFG_ROW(env, type, def, secret, struct identity_config, field, min, max, help)
+
+const struct cfg_item identity_config_items[] = {
+	ROW("FR_ENV", S, "local", false, env, 0, 0,
+	    "deployment name; anything but \"local\" refuses built-in secrets"),
+	ROW("FR_LOG_LEVEL", S, "info", false, log_level, 0, 0, "debug, info, warn or error"),
+	ROW("FR_INTERNAL_SECRET", S, IDENTITY_LOCAL_INTERNAL_SECRET, true, internal_secret, 0, 0,
+	    "HMAC key of the signed identity headers (iauth) shared with the gateway"),
+	ROW("FR_JWT_ISSUER", S, "flatrender-identity", false, jwt_issuer, 0, 0,
+	    "iss of the access tokens identity signs"),
+	ROW("FR_JWT_AUDIENCE", S, "flatrender", false, jwt_audience, 0, 0,
+	    "aud of the access tokens identity signs"),
+	ROW("FR_REDIS_HOST", S, "127.0.0.1", false, redis_host, 0, 0,
+	    "Redis host (login throttling, session cache invalidation)"),
+	ROW("FR_REDIS_PORT", I, "6379", false, redis_port, 1, 65535, "Redis port"),
+	ROW("FR_REDIS_PASSWORD", S, "", true, redis_password, 0, 0,
+	    "Redis AUTH password, empty = none"),
+	ROW("FR_ADMIN_EMAIL", S, "admin@flatrender.local", false, admin_email, 0, 0,
+	    "platform admin created in tenant \"default\" at start-up when absent"),
+	ROW("FR_ADMIN_PASSWORD", S, IDENTITY_LOCAL_ADMIN_PASSWORD, true, admin_password, 0, 0,
+	    "that admin's initial password (never overwritten)"),
+	ROW("IDENTITY_BIND", S, "0.0.0.0", false, bind, 0, 0, "listen address"),
+	ROW("IDENTITY_PORT", I, "8081", false, port, 0, 65535, "listen port (0 = ephemeral)"),
+	ROW("IDENTITY_MAX_BODY_BYTES", I, "65536", false, max_body_bytes, 1024, 16777216,
+	    "largest request body (413 beyond)"),
+	ROW("IDENTITY_DRAIN_TIMEOUT_MS", I, "10000", false, drain_timeout_ms, 0, 600000,
+	    "on SIGTERM, wait this long for requests in flight"),
+	ROW("IDENTITY_ACCESS_LOG", B, "true", false, access_log, 0, 0, "one log line per request"),
+	ROW("IDENTITY_DATABASE_URL", S, "postgresql://identity:identity@127.0.0.1:5432/flatrender",
+	    true, database_url, 0, 0, "PostgreSQL connection URI (schema \"identity\")"),
+	ROW("IDENTITY_DB_POOL_SIZE", I, "8", false, db_pool_size, 1, 256, "PostgreSQL connections"),
+	ROW("IDENTITY_DB_QUERY_TIMEOUT_MS", I, "5000", false, db_query_timeout_ms, 100, 600000,
+	    "deadline of one SQL statement"),
+	ROW("IDENTITY_MIGRATIONS_DIR", S, "migrations/identity", false, migrations_dir, 0, 0,
+	    "directory of the NNNN_name.sql files applied at start-up"),
+	ROW("IDENTITY_WORKERS", I, "2", false, workers, 1, 64,
+	    "worker threads for password hashing"),
+	ROW("IDENTITY_WORK_QUEUE", I, "256", false, work_queue, 1, 100000,
+	    "hashing jobs waiting for a worker (503 beyond)"),
+	ROW("IDENTITY_ARGON2_M_KIB", I, "19456", false, argon2_m_kib, 1024, 4194304,
+	    "Argon2id memory cost in KiB"),
+	ROW("IDENTITY_ARGON2_T", I, "2", false, argon2_t, 1, 16, "Argon2id iterations"),
+	ROW("IDENTITY_ACCESS_TTL_S", I, "900", false, access_ttl_s, 30, 86400,
+	    "access token lifetime (seconds)"),
+	ROW("IDENTITY_REFRESH_TTL_S", I, "2592000", false, refresh_ttl_s, 60, 31536000,
+	    "refresh token / idle session lifetime (seconds, renewed by each refresh)"),
+	ROW("IDENTITY_KEY_ROTATION_S", I, "604800", false, key_rotation_s, 60, 31536000,
+	    "how long one signing key signs before a new one takes over"),
+	ROW("IDENTITY_KEY_ENCRYPTION_KEY", S, IDENTITY_LOCAL_KEK, true, key_encryption_key, 0, 0,
+	    "64 hex digits: AES-256-GCM key sealing the signing keys in the database"),
+	ROW("IDENTITY_LOGIN_WINDOW_S", I, "900", false, login_window_s, 1, 86400,
+	    "window of the login failure counters (seconds)"),
+	ROW("IDENTITY_LOGIN_MAX_FAILS_ACCOUNT", I, "5", false, login_max_fails_account, 1, 1000000,
+	    "failures per tenant + e-mail in a window before 429"),
+	ROW("IDENTITY_LOGIN_MAX_FAILS_IP", I, "100", false, login_max_fails_ip, 1, 100000000,
+	    "failures per client address in a window before 429"),
+	ROW("IDENTITY_REQUIRE_EMAIL_VERIFICATION", B, "false", false, require_email_verification, 0,
+	    0, "register answers verification_required=true (no e-mail is sent yet)"),
+};
+const size_t identity_config_nitems = sizeof(identity_config_items) /
+				      sizeof(identity_config_items[0]);
+
+int identity_config_load(struct identity_config *cfg, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (config_load(identity_config_items, identity_config_nitems, cfg, err, errlen) < 0)
+		return -1;
+	return identity_config_check(cfg, err, errlen);
+}
+
+/* -1 with a message when a secret still has its built-in value outside FR_ENV=local. */
+static int cfg_refuse_default(const char *env, const char *val, const char *def, char *err,
+			      size_t errlen)
+{
+	if (strcmp(val, def) != 0)
+		return 0;
+	snprintf(err, errlen,
+		 "%s: the built-in local default is refused when FR_ENV is not \"local\"", env);
+	return -1;
+}
+
+int identity_config_check(const struct identity_config *cfg, char *err, size_t errlen)
+{
+	unsigned char kek[32];
+
+	if (log_level_parse(cfg->log_level) < 0) {
+		snprintf(err, errlen, "FR_LOG_LEVEL: must be debug, info, warn or error");
+		return -1;
+	}
+	if (cfg->internal_secret[0] == '\0' || cfg->admin_password[0] == '\0') {
+		snprintf(err, errlen, "%s: must not be empty",
+			 cfg->internal_secret[0] == '\0' ? "FR_INTERNAL_SECRET"
+							 : "FR_ADMIN_PASSWORD");
+		return -1;
+	}
+	if (strlen(cfg->admin_password) < 8 || strlen(cfg->admin_password) > 128) {
+		snprintf(err, errlen, "FR_ADMIN_PASSWORD: must be 8..128 bytes");
+		return -1;
+	}
+	if (strlen(cfg->admin_email) < 3 || strlen(cfg->admin_email) > 254 ||
+	    strchr(cfg->admin_email, '@') == NULL) {
+		snprintf(err, errlen, "FR_ADMIN_EMAIL: must be an e-mail address");
+		return -1;
+	}
+	if (identity_config_kek(cfg, kek) < 0) {
+		snprintf(err, errlen, "IDENTITY_KEY_ENCRYPTION_KEY: must be exactly 64 hex digits");
+		return -1;
+	}
+	explicit_bzero(kek, sizeof(kek));
+	if (strcmp(cfg->env, "local") == 0)
+		return 0;
+	if (cfg_refuse_default("FR_INTERNAL_SECRET", cfg->internal_secret,
+			       IDENTITY_LOCAL_INTERNAL_SECRET, err, errlen) < 0 ||
+	    cfg_refuse_default("FR_ADMIN_PASSWORD", cfg->admin_password,
+			       IDENTITY_LOCAL_ADMIN_PASSWORD, err, errlen) < 0 ||
+	    cfg_refuse_default("IDENTITY_KEY_ENCRYPTION_KEY", cfg->key_encryption_key,
+			       IDENTITY_LOCAL_KEK, err, errlen) < 0)
+		return -1;
+	if (strlen(cfg->internal_secret) < 32) {
+		snprintf(err, errlen,
+			 "FR_INTERNAL_SECRET: must be at least 32 characters when FR_ENV is not "
+			 "\"local\"");
+		return -1;
+	}
+	return 0;
+}
+
+int identity_config_kek(const struct identity_config *cfg, unsigned char out[32])
+{
+	const char *k = cfg->key_encryption_key;
+
+	if (k == NULL || strlen(k) != 64)
+		return -1;
+	return hex_decode(k, 64, out, 32);
+}
+
+void identity_config_free(struct identity_config *cfg)
+{
+	config_free(identity_config_items, identity_config_nitems, cfg);
+}

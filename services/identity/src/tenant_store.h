@@ -1,0 +1,33 @@
+/*
+ * tenant_store.h - identity.tenants in PostgreSQL: lookups by slug and the default tenant.
+ *
+ * Every function borrows the pool; params are copied before return; callbacks follow pg.h.
+ */
+#ifndef IDENTITY_TENANT_STORE_H
+#define IDENTITY_TENANT_STORE_H
+
+#include "common/http.h"
+#include "common/pg.h"
+#include "model.h"
+#include "sql.h"
+
+/* The Tenant columns of alias t, in the order tenant_from_row() reads them. */
+#define TENANT_COLS                                                                                \
+	"t.id, t.slug, t.name, t.kind, t.status, t.custom_domain, t.domain_verified,"              \
+	" t.contact_email, t.max_users, t.max_storage_gb, t.monthly_render_qty, " SQL_TS(          \
+		"t.trial_ends_at") ", " SQL_TS("t.created_at")
+#define TENANT_NCOLS 13
+
+/* Fills t from columns col..col+12 of row (strings borrowed from res, or copied into copy's
+ * request memory when copy is not NULL). */
+void tenant_from_row(const PGresult *res, int row, int col, struct tenant *t,
+		     struct http_request *copy);
+
+/* TENANT_COLS of the tenant with this slug (zero or one row). */
+int tenant_store_by_slug(struct pg_pool *pg, const char *slug, pg_result_cb cb,
+			 void *arg) MUST_CHECK;
+/* Creates tenant "default" (Internal, Active) when absent; one row: its id. */
+int tenant_store_ensure_default(struct pg_pool *pg, const char *contact_email, pg_result_cb cb,
+				void *arg) MUST_CHECK;
+
+#endif

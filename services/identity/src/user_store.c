@@ -1,0 +1,130 @@
+/*
+ * user_store.c - SQL for identity.users (see user_store.h).
+ *
+ * Owns nothing; every function borrows the pool from the caller. The only SQL assembled at
+ * run time is the PATCH's SET list, built from validate.c's fixed column names.
+ */
+#include "user_store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tenant_store.h"
+
+void user_from_row(const PGresult *res, int row, int col, struct user *u, struct http_request *copy)
+{
+	u->id = sql_col(res, row, col + 0, copy);
+	u->tenant_id = sql_col(res, row, col + 1, copy);
+	u->email = sql_col(res, row, col + 2, copy);
+	u->email_verified = pg_bool(res, row, col + 3);
+	u->phone_number = sql_col(res, row, col + 4, copy);
+	u->phone_verified = pg_bool(res, row, col + 5);
+	u->full_name = sql_col(res, row, col + 6, copy);
+	u->avatar_url = sql_col(res, row, col + 7, copy);
+	u->is_admin = pg_bool(res, row, col + 8);
+	u->is_tenant_admin = pg_bool(res, row, col + 9);
+	u->register_mode = sql_col(res, row, col + 10, copy);
+	u->status = sql_col(res, row, col + 11, copy);
+	u->slogan = sql_col(res, row, col + 12, copy);
+	u->about_me = sql_col(res, row, col + 13, copy);
+	u->company_name = sql_col(res, row, col + 14, copy);
+	u->website_name = sql_col(res, row, col + 15, copy);
+	u->birth_date = sql_col(res, row, col + 16, copy);
+	u->gender = sql_col(res, row, col + 17, copy);
+	u->email_tell_me = pg_bool(res, row, col + 18);
+	u->sms_tell_me = pg_bool(res, row, col + 19);
+	u->push_tell_me = pg_bool(res, row, col + 20);
+	u->telegram_tell_me = pg_bool(res, row, col + 21);
+	u->last_active_date = sql_col(res, row, col + 22, copy);
+	u->register_date = sql_col(res, row, col + 23, copy);
+}
+
+int user_store_login_lookup(struct pg_pool *pg, const char *slug, const char *email,
+			    pg_result_cb cb, void *arg)
+{
+	static const char sql[] = "SELECT " TENANT_COLS ", " USER_COLS ", u.password_hash"
+				  " FROM tenants t LEFT JOIN users u"
+				  " ON u.tenant_id = t.id AND u.email_lower = lower($2)"
+				  " WHERE t.slug = $1";
+	const char *params[2] = {slug, email};
+
+	return pg_query(pg, sql, 2, params, cb, arg);
+}
+
+int user_store_insert(struct pg_pool *pg, const char *tenant_id, const struct register_req *r,
+		      const char *password_hash, pg_result_cb cb, void *arg)
+{
+	static const char sql[] =
+		"INSERT INTO users (tenant_id, email, password_hash, full_name, phone_number,"
+		" affiliate_code, terms_accepted_at, register_mode)"
+		" VALUES ($1, lower($2), $3, $4, $5, $6, CASE WHEN $7::boolean THEN now() END, "
+		"'Email')"
+		" RETURNING id";
+	const char *params[7] = {tenant_id,
+				 r->email,
+				 password_hash,
+				 r->full_name,
+				 r->phone_number,
+				 r->affiliate_code,
+				 r->accept_terms ? "true" : "false"};
+
+	return pg_query(pg, sql, 7, params, cb, arg);
+}
+
+int user_store_get(struct pg_pool *pg, const char *user_id, pg_result_cb cb, void *arg)
+{
+	static const char sql[] = "SELECT " USER_COLS " FROM users u WHERE u.id = $1";
+	const char *params[1] = {user_id};
+
+	return pg_query(pg, sql, 1, params, cb, arg);
+}
+
+int user_store_update(struct pg_pool *pg, const char *user_id, const struct user_patch *p,
+		      pg_result_cb cb, void *arg)
+{
+	char sql[2048];
+	const char *params[USER_PATCH_MAX + 1];
+	size_t off;
+	int n;
+
+	if (p->n > USER_PATCH_MAX)
+		return -1;
+	params[0] = user_id;
+	off = (size_t)snprintf(sql, sizeof(sql), "UPDATE users u SET updated_at = now()");
+	for (size_t i = 0; i < p->n && off < sizeof(sql); i++) {
+		/* column names come from validate.c's table, never from the request */
+		off += (size_t)snprintf(sql + off, sizeof(sql) - off, ", %s = $%zu",
+					p->set[i].column, i + 2);
+		params[i + 1] = p->set[i].value;
+	}
+	if (off < sizeof(sql))
+		off += (size_t)snprintf(sql + off, sizeof(sql) - off,
+					" WHERE u.id = $1 RETURNING " USER_COLS);
+	if (off >= sizeof(sql))
+		return -1;
+	n = (int)p->n + 1;
+	return pg_query(pg, sql, n, params, cb, arg);
+}
+
+int user_store_exists(struct pg_pool *pg, const char *tenant_id, const char *email, pg_result_cb cb,
+		      void *arg)
+{
+	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM users"
+				  " WHERE tenant_id = $1 AND email_lower = lower($2))";
+	const char *params[2] = {tenant_id, email};
+
+	return pg_query(pg, sql, 2, params, cb, arg);
+}
+
+int user_store_insert_admin(struct pg_pool *pg, const char *tenant_id, const char *email,
+			    const char *password_hash, pg_result_cb cb, void *arg)
+{
+	static const char sql[] =
+		"INSERT INTO users (tenant_id, email, password_hash, email_verified, is_admin,"
+		" is_tenant_admin, register_mode)"
+		" VALUES ($1, lower($2), $3, true, true, true, 'Email')"
+		" ON CONFLICT (tenant_id, email_lower) DO NOTHING";
+	const char *params[3] = {tenant_id, email, password_hash};
+
+	return pg_query(pg, sql, 3, params, cb, arg);
+}
