@@ -107,9 +107,9 @@ deps:
 up:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory build
-	@scripts/stack.sh up
+	@BUILD=$(BUILD) scripts/stack.sh up
 down:
-	@scripts/stack.sh down
+	@BUILD=$(BUILD) scripts/stack.sh down
 test:
 	@scripts/test.sh
 bench:

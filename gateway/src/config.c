@@ -1,0 +1,112 @@
+/*
+ * config.c - the gateway's environment variables (one table) and the rules between them.
+ *
+ * Owns the gw_config_items table; the strings loaded into a struct gw_config belong to that
+ * struct until gw_config_free().
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+
+#define S CFG_STR
+#define I CFG_INT
+#define B CFG_BOOL
+#define ROW(env, type, def, secret, field, min, max, help)                                     \
+	CFG_ROW(env, type, def, secret, struct gw_config, field, min, max, help)
+
+const struct cfg_item gw_config_items[] = {
+	ROW("FR_ENV", S, "local", false, env, 0, 0,
+	    "deployment name; anything but \"local\" refuses built-in secrets"),
+	ROW("FR_LOG_LEVEL", S, "info", false, log_level, 0, 0, "debug, info, warn or error"),
+	ROW("FR_INTERNAL_SECRET", S, GW_LOCAL_INTERNAL_SECRET, true, internal_secret, 0, 0,
+	    "HMAC key for the signed identity headers sent to services (iauth)"),
+	ROW("FR_JWT_ISSUER", S, "flatrender-identity", false, jwt_issuer, 0, 0,
+	    "required iss of access tokens"),
+	ROW("FR_JWT_AUDIENCE", S, "flatrender", false, jwt_audience, 0, 0,
+	    "required aud of access tokens"),
+	ROW("FR_REDIS_HOST", S, "127.0.0.1", false, redis_host, 0, 0, "Redis host (session cache)"),
+	ROW("FR_REDIS_PORT", I, "6379", false, redis_port, 1, 65535, "Redis port"),
+	ROW("FR_REDIS_PASSWORD", S, "", true, redis_password, 0, 0, "Redis AUTH password, empty = none"),
+	ROW("GATEWAY_BIND", S, "0.0.0.0", false, bind, 0, 0, "listen address"),
+	ROW("GATEWAY_PORT", I, "8080", false, port, 0, 65535, "listen port (0 = ephemeral)"),
+	ROW("GATEWAY_MAX_BODY_BYTES", I, "1048576", false, max_body_bytes, 0, 1073741824,
+	    "largest request body (413 beyond)"),
+	ROW("GATEWAY_MAX_HEADER_BYTES", I, "16384", false, max_header_bytes, 1024, 1048576,
+	    "largest request line + headers (431 beyond)"),
+	ROW("GATEWAY_READ_TIMEOUT_MS", I, "10000", false, read_timeout_ms, 1, 3600000,
+	    "a started request must arrive completely within this (408)"),
+	ROW("GATEWAY_IDLE_TIMEOUT_MS", I, "60000", false, idle_timeout_ms, 1, 3600000,
+	    "idle keep-alive client connections are closed after this"),
+	ROW("GATEWAY_WRITE_TIMEOUT_MS", I, "10000", false, write_timeout_ms, 1, 3600000,
+	    "a reply that cannot be written in time drops the connection"),
+	ROW("GATEWAY_MAX_CONNECTIONS", I, "4096", false, max_connections, 1, 1000000,
+	    "client connections beyond this get 503"),
+	ROW("GATEWAY_DRAIN_TIMEOUT_MS", I, "10000", false, drain_timeout_ms, 0, 600000,
+	    "on SIGTERM, wait this long for requests in flight"),
+	ROW("GATEWAY_ACCESS_LOG", B, "true", false, access_log, 0, 0, "one log line per request"),
+	ROW("GATEWAY_IDENTITY_URL", S, "http://127.0.0.1:8081", false, identity_url, 0, 0,
+	    "identity service base URL (http://host:port)"),
+	ROW("GATEWAY_UPSTREAM_TIMEOUT_MS", I, "10000", false, upstream_timeout_ms, 1, 600000,
+	    "deadline of one upstream call (504 beyond)"),
+	ROW("GATEWAY_UPSTREAM_CONNECT_TIMEOUT_MS", I, "2000", false, upstream_connect_timeout_ms, 1,
+	    600000, "upstream connect deadline"),
+	ROW("GATEWAY_UPSTREAM_POOL", I, "64", false, upstream_pool, 1, 100000,
+	    "keep-alive connections per upstream"),
+	ROW("GATEWAY_UPSTREAM_QUEUE", I, "4096", false, upstream_queue, 0, 1000000,
+	    "requests waiting for a pooled connection (503 beyond)"),
+	ROW("GATEWAY_UPSTREAM_MAX_RESPONSE_BYTES", I, "16777216", false, upstream_max_response_bytes,
+	    1024, 1073741824, "largest upstream response (502 beyond)"),
+	ROW("GATEWAY_EXTRA_ROUTES", S, "", false, extra_routes, 0, 0,
+	    "extra prefix routes \"/prefix/=http://host:port=none|jwt;...\" (benchmarks; not public)"),
+	ROW("GATEWAY_CORS_ORIGINS", S, "http://localhost:3000", false, cors_origins, 0, 0,
+	    "comma-separated browser origins allowed by CORS (exact match)"),
+	ROW("GATEWAY_JWKS_REFRESH_S", I, "300", false, jwks_refresh_s, 1, 86400,
+	    "re-fetch identity's JWKS this often"),
+	ROW("GATEWAY_TOKEN_CACHE_SIZE", I, "16384", false, token_cache_size, 16, 16777216,
+	    "verified access tokens kept in memory"),
+	ROW("GATEWAY_SESSION_L1_TTL_MS", I, "1000", false, session_l1_ttl_ms, 0, 600000,
+	    "in-process session validity cache TTL (0 = off)"),
+	ROW("GATEWAY_SESSION_L1_SIZE", I, "16384", false, session_l1_size, 16, 16777216,
+	    "sessions kept in the in-process cache"),
+	ROW("GATEWAY_SESSION_REDIS_TTL_S", I, "4", false, session_redis_ttl_s, 1, 86400,
+	    "TTL of fr:sess:<sid> entries the gateway writes to Redis"),
+};
+const size_t gw_config_nitems = sizeof(gw_config_items) / sizeof(gw_config_items[0]);
+
+int gw_config_load(struct gw_config *cfg, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (config_load(gw_config_items, gw_config_nitems, cfg, err, errlen) < 0)
+		return -1;
+	if (log_level_parse(cfg->log_level) < 0) {
+		snprintf(err, errlen, "FR_LOG_LEVEL: must be debug, info, warn or error");
+		return -1;
+	}
+	if (cfg->internal_secret[0] == '\0') {
+		snprintf(err, errlen, "FR_INTERNAL_SECRET: must not be empty");
+		return -1;
+	}
+	if (strcmp(cfg->env, "local") != 0) {
+		if (strcmp(cfg->internal_secret, GW_LOCAL_INTERNAL_SECRET) == 0) {
+			snprintf(err, errlen,
+				 "FR_INTERNAL_SECRET: the built-in local default is refused when "
+				 "FR_ENV is not \"local\"");
+			return -1;
+		}
+		if (strlen(cfg->internal_secret) < 32) {
+			snprintf(err, errlen,
+				 "FR_INTERNAL_SECRET: must be at least 32 characters when FR_ENV is "
+				 "not \"local\"");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void gw_config_free(struct gw_config *cfg)
+{
+	config_free(gw_config_items, gw_config_nitems, cfg);
+}
