@@ -2,7 +2,10 @@
  * crypto.c - small cryptographic helpers over OpenSSL 3: random bytes, UUIDs, SHA-256,
  * HMAC-SHA256, hex, constant-time comparison, strict base64url and AES-256-GCM sealing.
  *
- * Owns nothing global. Every function is thread-safe (OpenSSL 3 keeps its own locks).
+ * Owns one process-wide SHA-256 EVP_MD (fetched once) and, per thread, a digest context and a
+ * small pool of random bytes for UUIDs (freed by a thread-exit destructor): OpenSSL 3 looks the
+ * algorithm up on every implicit fetch, which cost more than the hash itself on the gateway's
+ * per-request HMAC and request id. Every function is thread-safe.
  * The void digest helpers abort() when OpenSSL itself fails (out of memory, broken library):
  * there is no safe value to hand back, and a zero digest would make unequal inputs equal.
  */
@@ -10,9 +13,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,13 +31,77 @@ int crypto_random(void *buf, size_t n)
 	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
 }
 
+/* Per-thread state: a SHA-256 context and a pool of CSPRNG bytes. */
+#define RAND_POOL_LEN 512
+struct crypto_tls {
+	EVP_MD_CTX *md_ctx;
+	size_t pool_left;
+	unsigned char pool[RAND_POOL_LEN];
+};
+
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+static pthread_key_t crypto_key;
+static EVP_MD *crypto_sha256_md;
+
+static void crypto_tls_free(void *p)
+{
+	struct crypto_tls *t = p;
+
+	EVP_MD_CTX_free(t->md_ctx);
+	OPENSSL_cleanse(t->pool, sizeof(t->pool));
+	free(t);
+}
+
+static void crypto_init_once(void)
+{
+	crypto_sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (crypto_sha256_md == NULL || pthread_key_create(&crypto_key, crypto_tls_free) != 0)
+		abort();
+}
+
+static struct crypto_tls *crypto_tls(void)
+{
+	struct crypto_tls *t;
+
+	pthread_once(&crypto_once, crypto_init_once);
+	t = pthread_getspecific(crypto_key);
+	if (t != NULL)
+		return t;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL || (t->md_ctx = EVP_MD_CTX_new()) == NULL ||
+	    pthread_setspecific(crypto_key, t) != 0)
+		abort();
+	return t;
+}
+
+/* One SHA-256 over up to two parts with the thread's context and the pre-fetched digest. */
+static void crypto_sha256_2(const void *a, size_t alen, const void *b, size_t blen,
+			    unsigned char out[32])
+{
+	struct crypto_tls *t = crypto_tls();
+	unsigned int len = 0;
+
+	if (EVP_DigestInit_ex2(t->md_ctx, crypto_sha256_md, NULL) != 1 ||
+	    (alen > 0 && EVP_DigestUpdate(t->md_ctx, a, alen) != 1) ||
+	    (blen > 0 && EVP_DigestUpdate(t->md_ctx, b, blen) != 1) ||
+	    EVP_DigestFinal_ex(t->md_ctx, out, &len) != 1 || len != 32)
+		abort();
+}
+
 void uuid_v4(char out[UUID_STR_LEN])
 {
+	struct crypto_tls *t = crypto_tls();
 	unsigned char b[16];
 	char hex[33];
 
-	if (crypto_random(b, sizeof(b)) != 0)
-		abort(); /* no entropy: an id we cannot trust is worse than stopping */
+	if (t->pool_left < sizeof(b)) {
+		if (crypto_random(t->pool, sizeof(t->pool)) != 0)
+			abort(); /* no entropy: an id we cannot trust is worse than stopping */
+		t->pool_left = sizeof(t->pool);
+	}
+	memcpy(b, t->pool + sizeof(t->pool) - t->pool_left, sizeof(b));
+	OPENSSL_cleanse(t->pool + sizeof(t->pool) - t->pool_left, sizeof(b));
+	t->pool_left -= sizeof(b);
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx */
 	hex_encode(b, sizeof(b), hex);
@@ -79,10 +146,7 @@ bool uuid_valid(const char *s)
 
 void sha256(const void *data, size_t n, unsigned char out[32])
 {
-	unsigned int len = 0;
-
-	if (EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) != 1 || len != 32)
-		abort();
+	crypto_sha256_2(data, n, NULL, 0, out);
 }
 
 void sha256_hex(const void *data, size_t n, char out[65])
@@ -93,17 +157,25 @@ void sha256_hex(const void *data, size_t n, char out[65])
 	hex_encode(d, sizeof(d), out);
 }
 
+/* HMAC (RFC 2104) over SHA-256: H((K ^ opad) || H((K ^ ipad) || msg)), block size 64. */
 void hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen, unsigned char out[32])
 {
-	static const unsigned char empty = 0;
-	unsigned int len = 0;
+	unsigned char k0[64], pad[64], inner[32];
 
-	if (klen > (size_t)INT32_MAX)
-		abort();
-	/* OpenSSL treats a NULL key as "reuse the previous one"; give it a real pointer. */
-	if (HMAC(EVP_sha256(), key != NULL ? key : &empty, (int)klen,
-		 msg != NULL ? msg : &empty, mlen, out, &len) == NULL || len != 32)
-		abort();
+	memset(k0, 0, sizeof(k0));
+	if (klen > sizeof(k0))
+		crypto_sha256_2(key, klen, NULL, 0, k0);
+	else if (klen > 0)
+		memcpy(k0, key, klen);
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = k0[i] ^ 0x36;
+	crypto_sha256_2(pad, sizeof(pad), msg, msg != NULL ? mlen : 0, inner);
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = k0[i] ^ 0x5c;
+	crypto_sha256_2(pad, sizeof(pad), inner, sizeof(inner), out);
+	OPENSSL_cleanse(k0, sizeof(k0));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
 }
 
 void hex_encode(const unsigned char *in, size_t n, char *out)
