@@ -6,7 +6,8 @@
 #   build    make SAN=1 build tests (gcc, ASan+UBSan); make CC=clang build tests; make fuzz
 #   unit     every build/san/tests/**/test_* (cmocka) with FR_TEST_PG_URL / FR_TEST_REDIS_PORT
 #            pointing at the test stack's PostgreSQL (superuser) and Redis
-#   contract tests/contract/run.py (code vs contracts), given the daemon binary directory
+#   contract tests/contract/run.py (code vs contracts) and every tests/contract/check_*.py,
+#            given the daemon binary directory
 #   e2e      python3 -m unittest discover -s tests/e2e against the running test stack
 #   fuzz     each build/fuzz/fuzz_* for FR_TEST_FUZZ_SECONDS (20) seconds
 #   shutdown the stack is stopped with SIGTERM: every daemon must exit 0 and leave no
@@ -216,7 +217,7 @@ tier_unit() {
 # Runs a python test command and records its cases under <tier>.
 #   run_py_tier <tier> <timeout> cmd...
 run_py_tier() {
-	local tier=$1 to=$2 log=$OUT/$1.log rc=0 p f s found
+	local tier=$1 to=$2 log=$OUT/${PY_LOG:-$1}.log rc=0 p f s found
 	shift 2
 	echo "+ $*"
 	timeout -k 10 "$to" "$@" 2>&1 </dev/null | tee "$log" || rc=$?
@@ -237,8 +238,13 @@ tier_contract() {
 		echo "tests/contract/run.py not present: skipped"
 		return 0
 	fi
-	FR_BIN_DIR=$FR_REPO/$SAN_BUILD/bin run_py_tier contract 600 \
-		"$PY" tests/contract/run.py "$FR_REPO/$SAN_BUILD/bin"
+	local script
+	# run.py (OpenAPI validity, routes vs contracts) and every check_*.py beside it
+	for script in tests/contract/run.py tests/contract/check_*.py; do
+		[ -f "$script" ] || continue
+		FR_BIN_DIR=$FR_REPO/$SAN_BUILD/bin PY_LOG=contract-$(basename "$script" .py) \
+			run_py_tier contract 600 "$PY" "$script" "$FR_REPO/$SAN_BUILD/bin"
+	done
 }
 
 tier_e2e() {

@@ -30,7 +30,7 @@ const struct cfg_item gw_config_items[] = {
 	ROW("FR_REDIS_HOST", S, "127.0.0.1", false, redis_host, 0, 0, "Redis host (session cache)"),
 	ROW("FR_REDIS_PORT", I, "6379", false, redis_port, 1, 65535, "Redis port"),
 	ROW("FR_REDIS_PASSWORD", S, "", true, redis_password, 0, 0, "Redis AUTH password, empty = none"),
-	ROW("GATEWAY_BIND", S, "0.0.0.0", false, bind, 0, 0, "listen address"),
+	ROW("GATEWAY_BIND", S, "127.0.0.1", false, bind, 0, 0, "listen address (0.0.0.0 in containers)"),
 	ROW("GATEWAY_PORT", I, "8080", false, port, 0, 65535, "listen port (0 = ephemeral)"),
 	ROW("GATEWAY_MAX_BODY_BYTES", I, "1048576", false, max_body_bytes, 0, 1073741824,
 	    "largest request body (413 beyond)"),

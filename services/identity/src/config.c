@@ -37,7 +37,7 @@ const struct cfg_item identity_config_items[] = {
 	    "platform admin created in tenant \"default\" at start-up when absent"),
 	ROW("FR_ADMIN_PASSWORD", S, IDENTITY_LOCAL_ADMIN_PASSWORD, true, admin_password, 0, 0,
 	    "that admin's initial password (never overwritten)"),
-	ROW("IDENTITY_BIND", S, "0.0.0.0", false, bind, 0, 0, "listen address"),
+	ROW("IDENTITY_BIND", S, "127.0.0.1", false, bind, 0, 0, "listen address (0.0.0.0 in containers)"),
 	ROW("IDENTITY_PORT", I, "8081", false, port, 0, 65535, "listen port (0 = ephemeral)"),
 	ROW("IDENTITY_MAX_BODY_BYTES", I, "65536", false, max_body_bytes, 1024, 16777216,
 	    "largest request body (413 beyond)"),
