@@ -66,9 +66,15 @@ $(foreach d,$(DAEMONS),$(eval $(call DAEMON_RULES,$(d))))
 
 ALL_TESTS += $(COMMON_TEST)
 
+# ---- test tools: small real programs built on libcommon that tests drive (tests/tools/*.c) ----
+TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+$(BUILD)/tools/%: tests/tools/%.c $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 .PHONY: all build tests up down test test-unit test-e2e fuzz fmt clean deps bench
 all: build tests
-build: $(COMMON_LIB) $(BINS)
+build: $(COMMON_LIB) $(BINS) $(TOOLS)
 tests: $(ALL_TESTS)
 
 $(BUILD)/%.o: %.c
