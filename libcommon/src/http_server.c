@@ -243,7 +243,14 @@ void http_server_shutdown(struct http_server *s)
 
 size_t http_server_inflight(const struct http_server *s)
 {
-	return s->nlive + s->nheads;
+	size_t n = s->nlive + s->nheads;
+
+	/* A reply already queued but not yet on the wire still counts: a daemon that stops its
+	 * loop at zero must not drop the last response. Only walked while draining. */
+	for (const struct http_conn *c = s->conns; c != NULL; c = c->next)
+		if (c->bev != NULL && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			n++;
+	return n;
 }
 
 void http_server_free(struct http_server *s)

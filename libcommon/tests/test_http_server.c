@@ -126,7 +126,20 @@ static void h_fallback(struct http_request *r, void *app)
 	http_reply_raw(r, 299, "text/plain", "fb", 2);
 }
 
+/* A reply far larger than the kernel's socket buffers, so part of it stays queued. */
+#define BIG_REPLY (32u << 20)
+static void h_big(struct http_request *r, void *app)
+{
+	char *b = malloc(BIG_REPLY);
+
+	assert_non_null(b);
+	memset(b, 'x', BIG_REPLY);
+	http_reply_raw(r, 200, "application/octet-stream", b, BIG_REPLY);
+	free(b);
+}
+
 static const struct http_route routes[] = {
+	{HTTP_GET, "/big", h_big, 0, NULL},
 	{HTTP_GET, "/users/{id}", h_echo, 0, "user-data"},
 	{HTTP_GET, "/users/me", h_echo, 0, "me-data"},
 	{HTTP_GET, "/echo", h_echo, 0, NULL},
@@ -556,6 +569,27 @@ static void test_http_server_fallback(void **state)
 	assert_int_equal(e->fallback_hits, 2);
 }
 
+/* A reply that is queued but not yet written still counts as in flight: a daemon that stops
+ * its loop once http_server_inflight() is 0 must not drop it. */
+static void test_http_server_inflight_counts_unflushed_reply(void **state)
+{
+	struct env *e = *state;
+	struct tu_cli c;
+	struct tu_resp r;
+
+	assert_int_equal(tu_connect(e->port, &c), 0);
+	assert_true(tu_sends(e->base, &c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+	tu_run_for(e->base, 200); /* handler has replied; the client reads nothing yet */
+	assert_true(http_server_inflight(e->srv) > 0);
+	assert_true(tu_read_resp_ex(e->base, &c, &r, false, 20000));
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, BIG_REPLY);
+	tu_resp_free(&r);
+	tu_run_for(e->base, 50);
+	assert_int_equal(http_server_inflight(e->srv), 0);
+	tu_close(&c);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* as daemon_on_signals() does */
@@ -571,6 +605,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_http_server_malformed_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_server_builtins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_server_fallback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_http_server_inflight_counts_unflushed_reply, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

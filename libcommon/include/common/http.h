@@ -86,7 +86,8 @@ void http_server_add_ready_check(struct http_server *s, const char *name, http_r
 /* Graceful shutdown, step 1: stop accepting, close idle keep-alive connections, make
  * /readyz answer 503, and send "Connection: close" on every further reply. */
 void http_server_shutdown(struct http_server *s);
-/* Requests accepted but not yet answered (drain until 0 before freeing). */
+/* Requests accepted but not yet answered, plus connections whose reply is still being
+ * written (drain until 0 before freeing). */
 size_t http_server_inflight(const struct http_server *s);
 /* Closes every connection and frees the server. Requests still in flight are freed too: call
  * only after draining (or at a forced exit). */
