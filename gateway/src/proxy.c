@@ -18,6 +18,8 @@
 #include "config.h"
 #include "gateway.h"
 #include "gw_metrics.h"
+#include "routes.h"
+#include "session_check.h"
 #include "upstreams.h"
 
 /* Case-insensitive compare of a header name token with a lower-case literal of the same
@@ -220,7 +222,26 @@ struct proxy_call {
 	struct gateway *gw;
 	struct http_request *req;
 	struct upstream *up;
+	const char *revoke_sid; /* session to mark revoked when the upstream answers 2xx */
 };
+
+/* The session a successful call of this route revokes (see enum gw_after), or NULL. */
+static const char *proxy_revoked_sid(struct http_request *req, const struct iauth *who)
+{
+	const struct gw_route *rt = http_request_route_data(req);
+
+	if (rt == NULL)
+		return NULL;
+	switch (rt->after) {
+	case GW_AFTER_REVOKE_OWN_SESSION:
+		return who != NULL && who->session_id[0] != '\0' ? who->session_id : NULL;
+	case GW_AFTER_REVOKE_PATH_SESSION:
+		return http_request_param(req, "session_id");
+	case GW_AFTER_NONE:
+	default:
+		return NULL;
+	}
+}
 
 /* A NUL-terminated copy of a response slice, in request memory. */
 static const char *proxy_cstr(struct http_request *req, const struct http_slice *s)
@@ -277,6 +298,8 @@ static void proxy_on_response(enum http_client_err err, const struct http_client
 	upstream_note(pc->up, err, gw_now_ms());
 	if (err == HC_OK && resp != NULL) {
 		gw_metrics_upstream_status(pc->gw->metrics, pc->up, resp->status);
+		if (pc->revoke_sid != NULL && resp->status >= 200 && resp->status < 300)
+			session_check_revoked(pc->gw->sessions, pc->revoke_sid);
 		proxy_relay(pc, resp);
 		return;
 	}
@@ -361,7 +384,7 @@ void proxy_forward(struct gateway *gw, struct http_request *req, struct upstream
 	cr.headers = hs;
 	cr.nheaders = k;
 	cr.body = http_request_body(req, &cr.body_len);
-	*pc = (struct proxy_call){gw, req, up};
+	*pc = (struct proxy_call){gw, req, up, proxy_revoked_sid(req, a)};
 	if (http_client_send(up->client, &cr, proxy_on_response, pc) < 0) {
 		gw_metrics_upstream_error(gw->metrics, up, HC_EOVERLOAD);
 		http_reply_error(req, 503, "service_unavailable",

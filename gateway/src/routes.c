@@ -13,9 +13,12 @@
 #include "extra_routes.h"
 #include "handler.h"
 
-static const struct gw_route R_IDENTITY_NONE = {"identity", GW_AUTH_NONE};
-static const struct gw_route R_IDENTITY_JWT = {"identity", GW_AUTH_JWT};
-static const struct gw_route R_PREFLIGHT = {"gateway", GW_AUTH_PREFLIGHT};
+static const struct gw_route R_IDENTITY_NONE = {"identity", GW_AUTH_NONE, GW_AFTER_NONE};
+static const struct gw_route R_IDENTITY_JWT = {"identity", GW_AUTH_JWT, GW_AFTER_NONE};
+static const struct gw_route R_PREFLIGHT = {"gateway", GW_AUTH_PREFLIGHT, GW_AFTER_NONE};
+static const struct gw_route R_LOGOUT = {"identity", GW_AUTH_JWT, GW_AFTER_REVOKE_OWN_SESSION};
+static const struct gw_route R_SESSION_DELETE = {"identity", GW_AUTH_JWT,
+						 GW_AFTER_REVOKE_PATH_SESSION};
 
 #define ROW(m, pattern, data) {(m), (pattern), gw_handle, 0, &(data)}
 
@@ -23,9 +26,9 @@ const struct http_route gw_public_routes[] = {
 	ROW(HTTP_POST, "/v1/auth/register", R_IDENTITY_NONE),
 	ROW(HTTP_POST, "/v1/auth/login", R_IDENTITY_NONE),
 	ROW(HTTP_POST, "/v1/auth/refresh", R_IDENTITY_NONE),
-	ROW(HTTP_POST, "/v1/auth/logout", R_IDENTITY_JWT),
+	ROW(HTTP_POST, "/v1/auth/logout", R_LOGOUT),
 	ROW(HTTP_GET, "/v1/auth/sessions", R_IDENTITY_JWT),
-	ROW(HTTP_DELETE, "/v1/auth/sessions/{session_id}", R_IDENTITY_JWT),
+	ROW(HTTP_DELETE, "/v1/auth/sessions/{session_id}", R_SESSION_DELETE),
 	ROW(HTTP_GET, "/v1/users/me", R_IDENTITY_JWT),
 	ROW(HTTP_PATCH, "/v1/users/me", R_IDENTITY_JWT),
 	ROW(HTTP_GET, "/v1/.well-known/jwks.json", R_IDENTITY_NONE),

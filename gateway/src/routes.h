@@ -23,9 +23,17 @@ enum gw_auth {
 };
 const char *gw_auth_str(enum gw_auth a);
 
+/* What the gateway does itself after the upstream answered 2xx. */
+enum gw_after {
+	GW_AFTER_NONE = 0,
+	GW_AFTER_REVOKE_OWN_SESSION,  /* logout: the caller's session is now revoked */
+	GW_AFTER_REVOKE_PATH_SESSION, /* DELETE .../sessions/{session_id}: that one is */
+};
+
 struct gw_route {
 	const char *service; /* upstream name (see upstreams.h), "gateway" for preflight rows */
 	enum gw_auth auth;
+	enum gw_after after; /* so this gateway stops honouring a session it saw revoked at once */
 };
 
 /* The public contract: one row per endpoint of the API, in contract order. */

@@ -364,6 +364,12 @@ void session_check_free(struct session_check *sc)
 	free(sc);
 }
 
+void session_check_revoked(struct session_check *sc, const char *sid)
+{
+	if (uuid_valid(sid))
+		session_l1_revoke(sc->l1, sid, "revoked", gw_now_ms());
+}
+
 size_t session_check_l1_count(const struct session_check *sc)
 {
 	return session_l1_count(sc->l1);

@@ -65,6 +65,11 @@ void session_check_close(struct session_check *sc);
 /* Call after Redis and the identity client are freed (no callback can arrive any more). */
 void session_check_free(struct session_check *sc);
 
+/* The session is known to be revoked (a logout or session delete this gateway just proxied,
+ * or an identity.session.revoked event): answer 401 for it from now on, without waiting for
+ * the caches to expire. */
+void session_check_revoked(struct session_check *sc, const char *sid);
+
 size_t session_check_l1_count(const struct session_check *sc);
 
 #endif

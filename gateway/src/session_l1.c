@@ -248,6 +248,8 @@ void session_l1_put(struct session_l1 *l1, const char *sid, const struct gw_sess
 	for (int i = 0; i < L1_WAYS && victim == NULL; i++)
 		if (b[i].live && memcmp(b[i].sid, sid, SID_LEN) == 0)
 			victim = &b[i];
+	if (victim != NULL && s->active && !victim->s.active && now_ms < victim->expires_ms)
+		return; /* revocation is final: a stale "active" answer must not undo it */
 	for (int i = 0; i < L1_WAYS && victim == NULL; i++)
 		if (!b[i].live || now_ms >= b[i].expires_ms)
 			victim = &b[i];
@@ -263,6 +265,15 @@ void session_l1_put(struct session_l1 *l1, const char *sid, const struct gw_sess
 	victim->s = *s;
 	victim->expires_ms = now_ms + (uint64_t)l1->ttl_ms;
 	victim->live = true;
+}
+
+void session_l1_revoke(struct session_l1 *l1, const char *sid, const char *reason, uint64_t now_ms)
+{
+	struct gw_session s;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.reason, sizeof(s.reason), "%s", reason);
+	session_l1_put(l1, sid, &s, now_ms);
 }
 
 size_t session_l1_count(const struct session_l1 *l1)

@@ -7,8 +7,10 @@
  * "", "admin", "tenant_admin" or "admin,tenant_admin".
  *
  * The L1 cache is bounded and 4-way set-associative, keyed by the session id; every entry
- * (active or revoked) lives GATEWAY_SESSION_L1_TTL_MS from when it was stored. Pure code, no
- * I/O; loop-thread only.
+ * (active or revoked) lives GATEWAY_SESSION_L1_TTL_MS from when it was stored. A session never
+ * comes back from revocation, so a fresh revoked entry is never replaced by an active one (a
+ * lookup that started before a logout cannot resurrect the session). Pure code, no I/O;
+ * loop-thread only.
  */
 #ifndef GATEWAY_SESSION_L1_H
 #define GATEWAY_SESSION_L1_H
@@ -48,8 +50,11 @@ void session_l1_free(struct session_l1 *l1);
 /* True and *out filled when sid is cached and fresh at now_ms (a monotonic clock). */
 bool session_l1_get(struct session_l1 *l1, const char *sid, uint64_t now_ms,
 		    struct gw_session *out);
+/* Stores s for sid, except that a fresh revoked entry is kept when s is active. */
 void session_l1_put(struct session_l1 *l1, const char *sid, const struct gw_session *s,
 		    uint64_t now_ms);
+/* Records sid as revoked (reason, e.g. "revoked") as of now_ms. */
+void session_l1_revoke(struct session_l1 *l1, const char *sid, const char *reason, uint64_t now_ms);
 size_t session_l1_count(const struct session_l1 *l1);
 
 #endif

@@ -38,6 +38,16 @@ static void test_routes_every_row_is_complete(void **state)
 		assert_true(strlen(d->service) > 0);
 		assert_true(d->auth == GW_AUTH_NONE || d->auth == GW_AUTH_JWT);
 		assert_int_equal(r->flags & HTTP_ROUTE_PREFIX, 0);
+		/* only logout and session delete revoke, and only behind a verified token */
+		if (strcmp(r->pattern, "/v1/auth/logout") == 0)
+			assert_int_equal(d->after, GW_AFTER_REVOKE_OWN_SESSION);
+		else if (r->method == HTTP_DELETE &&
+			 strcmp(r->pattern, "/v1/auth/sessions/{session_id}") == 0)
+			assert_int_equal(d->after, GW_AFTER_REVOKE_PATH_SESSION);
+		else
+			assert_int_equal(d->after, GW_AFTER_NONE);
+		if (d->after != GW_AFTER_NONE)
+			assert_int_equal(d->auth, GW_AUTH_JWT);
 	}
 }
 

@@ -261,6 +261,36 @@ static void test_session_matches_token(void **state)
 	assert_false(gw_session_matches(&c, &s));
 }
 
+/* A revoked entry is final while fresh: an "active" answer from a lookup that started before
+ * the logout cannot resurrect the session; after the TTL the entry may be replaced. */
+static void test_session_l1_revoked_is_final(void **state)
+{
+	struct session_l1 *l1 = session_l1_new(64, 1000);
+	struct gw_session active, out;
+
+	(void)state;
+	assert_non_null(l1);
+	memset(&active, 0, sizeof(active));
+	active.active = true;
+	strcpy(active.user_id, U);
+	strcpy(active.tenant_id, T);
+	session_l1_put(l1, S, &active, 100);
+	assert_true(session_l1_get(l1, S, 150, &out));
+	assert_true(out.active);
+	session_l1_revoke(l1, S, "revoked", 200);
+	assert_true(session_l1_get(l1, S, 250, &out));
+	assert_false(out.active);
+	assert_string_equal(out.reason, "revoked");
+	session_l1_put(l1, S, &active, 300); /* the stale answer arrives */
+	assert_true(session_l1_get(l1, S, 350, &out));
+	assert_false(out.active);
+	/* once the revoked entry expired, a fresh answer is stored as usual */
+	session_l1_put(l1, S, &active, 1300);
+	assert_true(session_l1_get(l1, S, 1350, &out));
+	assert_true(out.active);
+	session_l1_free(l1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_session_l1_ttl),
 		cmocka_unit_test(test_session_l1_disabled_with_zero_ttl),
 		cmocka_unit_test(test_session_l1_bounded),
+		cmocka_unit_test(test_session_l1_revoked_is_final),
 		cmocka_unit_test(test_session_matches_token),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

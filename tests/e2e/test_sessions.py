@@ -112,6 +112,22 @@ class LogoutTests(unittest.TestCase):
         # Only that session: the other login still works.
         c.expect(c.gw("GET", "/v1/users/me", token=other["access_token"]), 200)
 
+    def test_logout_is_immediate_at_the_same_gateway(self):
+        # The gateway that proxied the logout marks the session revoked itself: the very next
+        # request is refused, with no cache TTL to wait out.
+        acct = c.Account("logout-now")
+        other = acct.login()
+        c.expect(c.gw("GET", "/v1/users/me", token=acct.token), 200)  # warm every cache
+        c.expect(c.gw("GET", "/v1/users/me", token=other["access_token"]), 200)
+        c.expect(c.gw("POST", "/v1/auth/logout", token=acct.token), 204)
+        c.expect(c.gw("GET", "/v1/users/me", token=acct.token), 401, "session_revoked")
+        # Likewise a session deleted from another one.
+        sid = c.jwt_parts(other["access_token"])[1]["sid"]
+        third = acct.login()
+        c.expect(c.gw("DELETE", f"/v1/auth/sessions/{sid}", token=third["access_token"]), 204)
+        c.expect(c.gw("GET", "/v1/users/me", token=other["access_token"]), 401, "session_revoked")
+        c.expect(c.gw("GET", "/v1/users/me", token=third["access_token"]), 200)
+
     def test_logout_without_token_is_401(self):
         c.expect(c.gw("POST", "/v1/auth/logout"), 401, "token_missing")
 
