@@ -66,13 +66,20 @@ $(foreach d,$(DAEMONS),$(eval $(call DAEMON_RULES,$(d))))
 
 ALL_TESTS += $(COMMON_TEST)
 
+# ---- benchmark tools: C programs the bench/ scripts drive (bench/tools/*.c) -------------------
+BENCH_TOOLS := $(patsubst bench/tools/%.c,$(BUILD)/bench/%,$(wildcard bench/tools/*.c))
+$(BUILD)/bench/%: bench/tools/%.c $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bench-tools: $(BENCH_TOOLS)
+
 # ---- test tools: small real programs built on libcommon that tests drive (tests/tools/*.c) ----
 TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 $(BUILD)/tools/%: tests/tools/%.c $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-.PHONY: all build tests up down test test-unit test-e2e fuzz fmt clean deps bench
+.PHONY: all build tests up down test test-unit test-e2e fuzz fmt clean deps bench bench-tools
 all: build tests
 build: $(COMMON_LIB) $(BINS) $(TOOLS)
 tests: $(ALL_TESTS)

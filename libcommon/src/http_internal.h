@@ -81,6 +81,7 @@ struct http_ready_check {
 	char *name;
 	http_ready_fn fn;
 	void *arg;
+	bool gating; /* false: reported in /readyz, never makes it 503 */
 };
 
 struct http_conn {

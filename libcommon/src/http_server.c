@@ -53,7 +53,8 @@ static void builtin_readyz(struct http_request *r, void *app)
 	for (size_t i = 0; i < s->nchecks; i++) {
 		bool ok = s->checks[i].fn(s->checks[i].arg);
 		json_object_object_add(checks, s->checks[i].name, json_object_new_boolean(ok));
-		ready = ready && ok;
+		if (s->checks[i].gating)
+			ready = ready && ok;
 	}
 	json_object *body = json_object_new_object();
 	json_object_object_add(body, "status", json_object_new_string(ready ? "ready" : "not_ready"));
@@ -204,7 +205,8 @@ void http_server_set_fallback(struct http_server *s, http_handler_fn fn)
 	s->fallback = fn;
 }
 
-void http_server_add_ready_check(struct http_server *s, const char *name, http_ready_fn fn, void *arg)
+static void http_server_add_check(struct http_server *s, const char *name, http_ready_fn fn,
+				  void *arg, bool gating)
 {
 	struct http_ready_check *nc = realloc(s->checks, (s->nchecks + 1) * sizeof(*nc));
 	char *dup = strdup(name);
@@ -216,7 +218,17 @@ void http_server_add_ready_check(struct http_server *s, const char *name, http_r
 		return;
 	}
 	s->checks = nc;
-	s->checks[s->nchecks++] = (struct http_ready_check){dup, fn, arg};
+	s->checks[s->nchecks++] = (struct http_ready_check){dup, fn, arg, gating};
+}
+
+void http_server_add_ready_check(struct http_server *s, const char *name, http_ready_fn fn, void *arg)
+{
+	http_server_add_check(s, name, fn, arg, true);
+}
+
+void http_server_add_info_check(struct http_server *s, const char *name, http_ready_fn fn, void *arg)
+{
+	http_server_add_check(s, name, fn, arg, false);
 }
 
 /* ---- shutdown and teardown ---------------------------------------------------------------- */

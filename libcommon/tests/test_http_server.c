@@ -152,6 +152,12 @@ static const struct http_route routes[] = {
 	{HTTP_DELETE, "/empty", h_empty, 0, NULL},
 };
 
+static bool info_down(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
 static bool ready_check(void *arg)
 {
 	return ((struct env *)arg)->ready;
@@ -170,6 +176,7 @@ static int setup(void **state)
 	e->srv = http_server_new(e->base, &o, routes, sizeof(routes) / sizeof(routes[0]), e);
 	assert_non_null(e->srv);
 	http_server_add_ready_check(e->srv, "db", ready_check, e);
+	http_server_add_info_check(e->srv, "broker", info_down, NULL);
 	assert_int_equal(http_server_listen(e->srv), 0);
 	e->port = http_server_port(e->srv);
 	assert_true(e->port > 0);
@@ -527,6 +534,10 @@ static void test_http_server_builtins(void **state)
 	o = body_json(&r);
 	assert_string_equal(jstr(o, "status", NULL), "ready");
 	assert_true(json_object_get_boolean(json_object_object_get(json_object_object_get(o, "checks"), "db")));
+	/* an info check is reported but does not gate readiness */
+	json_object *broker = NULL;
+	assert_true(json_object_object_get_ex(json_object_object_get(o, "checks"), "broker", &broker));
+	assert_false(json_object_get_boolean(broker));
 	json_object_put(o);
 	tu_resp_free(&r);
 

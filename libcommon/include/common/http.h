@@ -82,6 +82,9 @@ void http_server_set_fallback(struct http_server *s, http_handler_fn fn);
  * every check returns true, else 503 with the failing ones false. */
 typedef bool (*http_ready_fn)(void *arg);
 void http_server_add_ready_check(struct http_server *s, const char *name, http_ready_fn fn, void *arg);
+/* A dependency reported in /readyz's "checks" that never makes it 503: one the daemon keeps
+ * working without (e.g. the broker behind an outbox, whose events simply wait). */
+void http_server_add_info_check(struct http_server *s, const char *name, http_ready_fn fn, void *arg);
 
 /* Graceful shutdown, step 1: stop accepting, close idle keep-alive connections, make
  * /readyz answer 503, and send "Connection: close" on every further reply. */
