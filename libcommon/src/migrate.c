@@ -9,6 +9,7 @@
  * schema only when it is missing (normally the stack bootstrap made it for the service role).
  */
 #include "common/migrate.h"
+#include "common/pg.h"
 
 #include "common/crypto.h"
 #include "common/log.h"
@@ -212,19 +213,6 @@ static int mig_exec_ok(struct mig_run *r, const char *what, const char *sql, int
 	return res ? 0 : -1;
 }
 
-static void mig_on_notice(void *arg, const char *message)
-{
-	char line[256];
-	size_t n = strcspn(message, "\r\n");
-
-	(void)arg;
-	if (n >= sizeof(line))
-		n = sizeof(line) - 1;
-	memcpy(line, message, n);
-	line[n] = '\0';
-	log_debug(NULL, "migrate notice", LS("message", line));
-}
-
 /* Lock, make sure the schema and the bookkeeping table exist, point search_path at it. */
 static int mig_prepare(struct mig_run *r)
 {
@@ -369,7 +357,7 @@ int migrate_run(const char *conninfo, const char *schema, const char *dir, char 
 		mig_fail(&r, "cannot connect: %s", msg);
 		goto out;
 	}
-	PQsetNoticeProcessor(r.pg, mig_on_notice, NULL);
+	PQsetNoticeProcessor(r.pg, pg_log_notice, (void *)"migrate notice");
 	r.qschema = PQescapeIdentifier(r.pg, schema, strlen(schema));
 	if (!r.qschema) {
 		mig_fail(&r, "bad schema name");

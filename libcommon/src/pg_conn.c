@@ -72,19 +72,6 @@ static void conn_error_line(const struct pg_conn *c, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
-static void conn_on_notice(void *arg, const char *message)
-{
-	char line[256];
-	size_t n = strcspn(message, "\r\n");
-
-	(void)arg;
-	if (n >= sizeof(line))
-		n = sizeof(line) - 1;
-	memcpy(line, message, n);
-	line[n] = '\0';
-	log_debug(NULL, "pg notice", LS("message", line));
-}
-
 /* Watches the connection's socket for what (0: nothing). The event is rebuilt when the socket
  * or the interest changes, and always when force is set: during connect libpq may close its
  * socket and open another one that gets the same number. */
@@ -287,7 +274,7 @@ int pg_conn_connect(struct pg_conn *c)
 		pg_conn_drop(c, "connect failed");
 		return -1;
 	}
-	PQsetNoticeProcessor(c->pg, conn_on_notice, c);
+	PQsetNoticeProcessor(c->pg, pg_log_notice, (void *)"pg notice");
 	if (p->opts.connect_timeout_ms > 0)
 		conn_arm_timer(c, p->opts.connect_timeout_ms);
 	/* Right after PQconnectStart, behave as if PQconnectPoll said "writing". */

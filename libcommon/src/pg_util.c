@@ -4,6 +4,7 @@
  *
  * Owns nothing; every function borrows its arguments.
  */
+#include "common/log.h"
 #include "common/pg.h"
 
 #include <errno.h>
@@ -94,4 +95,16 @@ char *pg_array_literal(const char *const *items, size_t n)
 	*w++ = '}';
 	*w = '\0';
 	return out;
+}
+
+void pg_log_notice(void *arg, const char *message)
+{
+	char line[256];
+	size_t n = strcspn(message, "\r\n");
+
+	if (n >= sizeof(line))
+		n = sizeof(line) - 1;
+	memcpy(line, message, n);
+	line[n] = '\0';
+	log_debug(NULL, arg != NULL ? (const char *)arg : "pg notice", LS("message", line));
 }

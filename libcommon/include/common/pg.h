@@ -97,6 +97,10 @@ const char *pg_val(const PGresult *res, int row, int col); /* NULL for SQL NULL 
 bool pg_bool(const PGresult *res, int row, int col);       /* 't' */
 long long pg_int(const PGresult *res, int row, int col);
 
+/* A PQsetNoticeProcessor callback: logs the server's notice (first line) at debug level
+ * with arg (a static const char *, e.g. "pg notice") as the message. */
+void pg_log_notice(void *arg, const char *message);
+
 /* A PostgreSQL text-array literal ("{a,b}") from n strings, quoted; caller frees. */
 char *pg_array_literal(const char *const *items, size_t n);
 
