@@ -6,8 +6,9 @@
 # --no-install-recommends`), quietly does nothing when everything is present. As a non-root
 # user it prints the sudo command instead and exits 1. Package services are not left running:
 # a temporary policy-rc.d stops the packages' init scripts from starting them, and a Debian
-# PostgreSQL cluster or Redis that got started anyway is stopped again (our stacks run their
-# own, under .run/). Optional packages (docker-compose, for checking the compose file) are
+# PostgreSQL cluster, Redis, RabbitMQ broker or default-port epmd that got started anyway is
+# stopped again (our stacks run their own, under .run/). Optional packages (docker-compose, for
+# checking the compose file; amqp-tools, amqp-publish / amqp-consume for operators) are
 # installed when apt offers them; failing to get them is only a warning.
 #
 #   scripts/deps.sh [extra-package...]     e.g. `scripts/deps.sh wrk` (used by bench/)
@@ -21,11 +22,11 @@ REQUIRED=(
 	build-essential clang libclang-rt-14-dev pkg-config
 	libevent-dev libpq-dev libjson-c-dev libssl-dev libhiredis-dev librabbitmq-dev
 	libcmocka-dev libargon2-dev
-	postgresql-15 postgresql-client-15 redis-server
-	curl jq python3 python3-yaml python3-jsonschema openssl procps iproute2 util-linux
+	postgresql-15 postgresql-client-15 redis-server rabbitmq-server
+	curl jq python3 python3-yaml python3-jsonschema python3-pika openssl procps iproute2 util-linux
 	"$@"
 )
-OPTIONAL=(docker-compose)
+OPTIONAL=(docker-compose amqp-tools)
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -59,7 +60,9 @@ policy_restore() {
 }
 
 # What Debian's packages run right now: "pg:<ver>/<cluster>" per online cluster, "redis" for
-# Debian's redis-server service.
+# Debian's redis-server service, "rabbitmq" for Debian's broker (its init script's pid file),
+# "epmd" for an Erlang port mapper on the default port 4369 (started by the broker or by a
+# rabbitmqctl run from a maintainer script).
 package_services() {
 	local line
 	if command -v pg_lsclusters >/dev/null 2>&1; then
@@ -72,6 +75,12 @@ package_services() {
 	if [ -s /run/redis/redis-server.pid ] &&
 		kill -0 "$(cat /run/redis/redis-server.pid 2>/dev/null)" 2>/dev/null; then
 		echo redis
+	fi
+	if [ -s /run/rabbitmq/pid ] && kill -0 "$(cat /run/rabbitmq/pid 2>/dev/null)" 2>/dev/null; then
+		echo rabbitmq
+	fi
+	if command -v epmd >/dev/null 2>&1 && env -u ERL_EPMD_PORT epmd -names >/dev/null 2>&1; then
+		echo epmd
 	fi
 }
 
@@ -93,8 +102,37 @@ stop_new_package_services() {
 			fr_say "stopping Debian's redis-server started by the package install"
 			kill -TERM "$(cat /run/redis/redis-server.pid)" 2>/dev/null || true
 			;;
+		rabbitmq) stop_debian_rabbitmq ;;
 		esac
 	done <<<"$(package_services)"
+}
+
+# Debian's broker (rabbit@<host>, port 5672): SIGTERM makes RabbitMQ 3.10 stop gracefully.
+stop_debian_rabbitmq() {
+	local pid i
+	pid=$(cat /run/rabbitmq/pid 2>/dev/null) || return 0
+	fr_say "stopping Debian's rabbitmq-server started by the package install (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 300); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+}
+
+# An epmd on 4369 that was not there before the install: stopped once no node is registered
+# with it any more (epmd refuses -kill while nodes are alive; those belong to someone).
+stop_new_epmd() {
+	local before=$1 names
+	grep -qxF epmd <<<"$before" && return 0
+	names=$(env -u ERL_EPMD_PORT epmd -names 2>/dev/null) || return 0
+	if grep -q '^name ' <<<"$names"; then
+		fr_say "warning: an epmd on port 4369 appeared during the install and has nodes registered;" \
+			"left running"
+		return 0
+	fi
+	fr_say "stopping the epmd (port 4369) started by the package install"
+	env -u ERL_EPMD_PORT epmd -kill >/dev/null 2>&1 || fr_say "warning: could not stop epmd on 4369"
 }
 
 main() {
@@ -139,6 +177,7 @@ main() {
 	fi
 	policy_restore
 	stop_new_package_services "$before"
+	stop_new_epmd "$before"
 	mapfile -t missing < <(missing_of "${REQUIRED[@]}")
 	[ ${#missing[@]} -eq 0 ] || fr_die "still missing after install: ${missing[*]}"
 	fr_say "packages ready"

@@ -38,6 +38,37 @@ fr_as_pg() {
 	fi
 }
 
+# The OS user RabbitMQ runs as: `rabbitmq` when we are root (Debian's scripts drop to it, and
+# its home holds the Erlang cookie that the node and every rabbitmqctl must share), else whoever
+# we are (the node then uses our own ~/.erlang.cookie).
+fr_rmq_os_user() {
+	if fr_is_root; then echo rabbitmq; else id -un; fi
+}
+
+# Fills the array FR_RMQ_AS with the prefix that runs a command as the RabbitMQ OS user, with
+# that user's HOME (for the cookie); empty when not root. setpriv execs, so a pid stays the
+# command's own. Debian's /usr/sbin wrappers would su instead: one process more per command
+# and no pid to stop.
+FR_RMQ_BIN=${FR_RMQ_BIN:-/usr/lib/rabbitmq/bin}
+fr_rmq_as() {
+	local home
+	FR_RMQ_AS=()
+	fr_is_root || return 0
+	home=$(getent passwd rabbitmq | cut -d: -f6) || true
+	[ -n "$home" ] || fr_die "no 'rabbitmq' OS user: install rabbitmq-server (scripts/deps.sh)"
+	FR_RMQ_AS=(env "HOME=$home" setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups --)
+}
+
+# Unsets every RABBITMQ_* and ERL_* variable of this shell, so a caller's environment (for
+# instance `eval "$(scripts/stack.sh env)"`, which exports ERL_EPMD_PORT) cannot redirect the
+# node we start or the rabbitmqctl we run.
+fr_rmq_clean_env() {
+	local v
+	for v in $(compgen -e); do
+		case $v in RABBITMQ_* | ERL_*) unset "$v" ;; esac
+	done
+}
+
 # ---- processes -----------------------------------------------------------------------------
 
 # Prints the pid stored in a pid file when that process is alive, else nothing (status 1).
@@ -114,6 +145,19 @@ fr_stop_pidfile() {
 # True when something accepts TCP connections on 127.0.0.1:<port>.
 fr_port_busy() {
 	timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+}
+
+# Waits until something accepts TCP connections on 127.0.0.1:<port>, at most <timeout> s,
+# giving up early once <exitfile> exists (the process meant to listen has ended).
+#   fr_port_wait <port> <timeout_s> [exitfile]
+fr_port_wait() {
+	local port=$1 deadline=$((SECONDS + $2)) exitf=${3:-}
+	while :; do
+		fr_port_busy "$port" && return 0
+		if [ -n "$exitf" ] && [ -e "$exitf" ]; then return 1; fi
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.2
+	done
 }
 
 # Describes who listens on a port (best effort, for error messages).

@@ -4,20 +4,23 @@
 #
 #   deps     scripts/deps.sh installs what is missing
 #   build    make SAN=1 build tests (gcc, ASan+UBSan); make CC=clang build tests; make fuzz
-#   unit     every build/san/tests/**/test_* (cmocka) with FR_TEST_PG_URL / FR_TEST_REDIS_PORT
-#            pointing at the test stack's PostgreSQL (superuser) and Redis
+#   unit     every build/san/tests/**/test_* (cmocka) with FR_TEST_PG_URL / FR_TEST_REDIS_PORT /
+#            FR_TEST_AMQP_PORT (+ FR_TEST_AMQP_USER / _PASSWORD) pointing at the test stack's
+#            PostgreSQL (superuser), Redis and RabbitMQ
 #   contract tests/contract/run.py (code vs contracts) and every tests/contract/check_*.py,
 #            given the daemon binary directory
-#   e2e      python3 -m unittest discover -s tests/e2e against the running test stack
+#   e2e      python3 -m unittest discover -s tests/e2e against the running test stack (with
+#            FR_AMQP_URL, FR_RABBITMQCTL and the rest of `scripts/stack.sh env`)
 #   fuzz     each build/fuzz/fuzz_* for FR_TEST_FUZZ_SECONDS (20) seconds
 #   shutdown the stack is stopped with SIGTERM: every daemon must exit 0 and leave no
-#            sanitizer report under .run/test/asan
+#            sanitizer report under .run/test/asan; the broker must stop cleanly (rabbitmqctl
+#            stop, no signal needed)
 #   compose  docker-compose config -q, when docker-compose is installed
 #
 # The test stack lives in .run/test (wiped at the start of every run) on its own ports:
-# PostgreSQL 35432, Redis 36379, identity 38081, gateway 38080; daemons from build/san. It is
-# always stopped on exit. The last line printed is "N passed, M failed"; the exit status is
-# non-zero when anything failed.
+# PostgreSQL 35432, Redis 36379, RabbitMQ 36672 (Erlang distribution 36673, its own epmd 36674),
+# identity 38081, gateway 38080; daemons from build/san. It is always stopped on exit. The
+# last line printed is "N passed, M failed"; the exit status is non-zero when anything failed.
 #
 # Knobs: FR_TEST_TIERS (space-separated subset of: build unit contract e2e fuzz compose;
 # default all), FR_TEST_FUZZ_SECONDS (20), FR_TEST_UNIT_TIMEOUT_S (300 per binary),
@@ -122,8 +125,9 @@ SAN_PATTERN='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: Und
 
 STACK_STARTED=0
 tstack() {
-	env FR_RUN_DIR="$RUN" FR_PG_PORT=35432 FR_REDIS_PORT=36379 IDENTITY_PORT=38081 \
-		GATEWAY_PORT=38080 BUILD="$SAN_BUILD" FR_ENV=local FR_SAN_LOG_DIR="$RUN/asan" \
+	env FR_RUN_DIR="$RUN" FR_PG_PORT=35432 FR_REDIS_PORT=36379 FR_AMQP_PORT=36672 \
+		FR_AMQP_DIST_PORT=36673 FR_EPMD_PORT=36674 IDENTITY_PORT=38081 GATEWAY_PORT=38080 \
+		BUILD="$SAN_BUILD" FR_ENV=local FR_SAN_LOG_DIR="$RUN/asan" \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		"$FR_LIB_DIR/stack.sh" "$@"
@@ -325,6 +329,27 @@ tier_shutdown() {
 			fail_item shutdown "$d (exit $code; see $RUN/asan and $RUN/log/$d.log)"
 		fi
 	done
+	shutdown_broker
+}
+
+# The broker must have been stopped by `down` through rabbitmqctl (pid/rabbitmq.stop "clean",
+# not "forced" by signals, and not missing: a node that died on its own), leaving no process.
+shutdown_broker() {
+	local how root
+	[ -e "$RUN/pid/rabbitmq.ports" ] || return 0 # never started
+	how=$(cat "$RUN/pid/rabbitmq.stop" 2>/dev/null || echo "ended without scripts/stack.sh down")
+	root=$(cat "$RUN/rabbitmq.path" 2>/dev/null || echo "$RUN/rabbitmq")
+	if fr_pidfile_alive "$root/beam.pid" beam.smp >/dev/null ||
+		fr_pidfile_alive "$RUN/pid/epmd.pid" epmd >/dev/null; then
+		how="$how, still running"
+	fi
+	if [ "$how" = clean ]; then
+		record shutdown 1 0
+		echo "rabbitmq: stopped cleanly (rabbitmqctl stop), epmd stopped"
+	else
+		echo "rabbitmq: not stopped cleanly: $how"
+		fail_item shutdown "rabbitmq ($how; see $RUN/log/rabbitmq.log, $RUN/log/rabbitmq.stdout.log)"
+	fi
 }
 
 tier_compose() {
@@ -367,8 +392,8 @@ main() {
 	if want unit || want e2e; then
 		section "test stack"
 		STACK_STARTED=1
-		if ! tstack up pg redis; then
-			fail_item stack "PostgreSQL/Redis did not start"
+		if ! tstack up pg redis rabbitmq; then
+			fail_item stack "PostgreSQL/Redis/RabbitMQ did not start (logs in $RUN/log)"
 			summary || exit 1
 		fi
 		eval "$(tstack env)"
