@@ -18,8 +18,8 @@
 #   compose  docker-compose config -q, when docker-compose is installed
 #
 # The test stack lives in .run/test (wiped at the start of every run) on its own ports:
-# PostgreSQL 35432, Redis 36379, RabbitMQ 36672 (Erlang distribution 36673, its own epmd 36674),
-# identity 38081, gateway 38080; daemons from build/san. It is always stopped on exit. The
+# PostgreSQL 15432, Redis 16379, RabbitMQ 16672 (Erlang distribution 16673, its own epmd 16674),
+# identity 17081, gateway 17080; daemons from build/san. It is always stopped on exit. The
 # last line printed is "N passed, M failed"; the exit status is non-zero when anything failed.
 #
 # Knobs: FR_TEST_TIERS (space-separated subset of: build unit contract e2e fuzz compose;
@@ -125,8 +125,8 @@ SAN_PATTERN='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: Und
 
 STACK_STARTED=0
 tstack() {
-	env FR_RUN_DIR="$RUN" FR_PG_PORT=35432 FR_REDIS_PORT=36379 FR_AMQP_PORT=36672 \
-		FR_AMQP_DIST_PORT=36673 FR_EPMD_PORT=36674 IDENTITY_PORT=38081 GATEWAY_PORT=38080 \
+	env FR_RUN_DIR="$RUN" FR_PG_PORT=15432 FR_REDIS_PORT=16379 FR_AMQP_PORT=16672 \
+		FR_AMQP_DIST_PORT=16673 FR_EPMD_PORT=16674 IDENTITY_PORT=17081 GATEWAY_PORT=17080 \
 		BUILD="$SAN_BUILD" FR_ENV=local FR_SAN_LOG_DIR="$RUN/asan" \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +118,18 @@ static int link_login(struct amqp_link *l)
 	return amqp_link_check(l, amqp_get_rpc_reply(l->conn), "exchange.declare");
 }
 
+/* True when fd's local and peer addresses are the same (a loopback self-connect). */
+static bool link_self_connected(int fd)
+{
+	struct sockaddr_storage a, b;
+	socklen_t al = sizeof(a), bl = sizeof(b);
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&a, &al) != 0 ||
+	    getpeername(fd, (struct sockaddr *)&b, &bl) != 0)
+		return false;
+	return al == bl && memcmp(&a, &b, al) == 0;
+}
+
 int amqp_link_open(struct amqp_link *l)
 {
 	struct amqp *a = l->a;
@@ -146,6 +159,13 @@ int amqp_link_open(struct amqp_link *l)
 		goto fail;
 	}
 	l->fd = amqp_get_sockfd(l->conn);
+	if (link_self_connected(l->fd)) {
+		/* nothing listened and the kernel picked the broker's port as our ephemeral port:
+		 * TCP simultaneous open joined the socket to itself, and it would hold the port the
+		 * broker needs to bind when it comes back */
+		link_fail(l, "connect (self-connected: broker not listening)", AMQP_STATUS_SOCKET_ERROR);
+		goto fail;
+	}
 	link_set_shared_fd(l, l->fd);
 	if (link_login(l) < 0)
 		goto fail;

@@ -12,7 +12,7 @@ through check_response(), which fails the calling test (AssertionError) when:
     `nullable` translated), so any shape drift fails the test that saw it.
 
 Environment (defaults fit the test stack of scripts/stack.sh):
-  FR_GATEWAY_URL (http://127.0.0.1:38080), FR_IDENTITY_URL (http://127.0.0.1:38081),
+  FR_GATEWAY_URL (http://127.0.0.1:17080), FR_IDENTITY_URL (http://127.0.0.1:17081),
   FR_INTERNAL_SECRET (tests that sign internal calls skip without it),
   FR_ADMIN_EMAIL (admin@flatrender.local), FR_ADMIN_PASSWORD (flatrender-admin),
   FR_TENANT_SLUG (default), FR_CORS_ORIGIN (http://localhost:3000).
@@ -36,8 +36,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "contract"))
 import oaslib  # noqa: E402  (shared with the contract checker)
 
-GATEWAY_URL = os.environ.get("FR_GATEWAY_URL", "http://127.0.0.1:38080")
-IDENTITY_URL = os.environ.get("FR_IDENTITY_URL", "http://127.0.0.1:38081")
+GATEWAY_URL = os.environ.get("FR_GATEWAY_URL", "http://127.0.0.1:17080")
+IDENTITY_URL = os.environ.get("FR_IDENTITY_URL", "http://127.0.0.1:17081")
 INTERNAL_SECRET = os.environ.get("FR_INTERNAL_SECRET", "")
 ADMIN_EMAIL = os.environ.get("FR_ADMIN_EMAIL", "admin@flatrender.local")
 ADMIN_PASSWORD = os.environ.get("FR_ADMIN_PASSWORD", "flatrender-admin")
