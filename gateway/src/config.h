@@ -25,6 +25,11 @@ struct gw_config {
 	char *redis_host;
 	long redis_port;
 	char *redis_password;
+	char *amqp_host;
+	long amqp_port;
+	char *amqp_user;
+	char *amqp_password;
+	char *amqp_vhost;
 	/* listener and limits */
 	char *bind;
 	long port;

@@ -23,6 +23,8 @@ struct redis;
 struct token_cache;
 struct jwks;
 struct session_check;
+struct amqp;
+struct consumer;
 
 #define GW_JWT_LEEWAY_S 30
 
@@ -38,6 +40,8 @@ struct gateway {
 	struct token_cache *tokens;
 	struct jwks *jwks;
 	struct session_check *sessions;
+	struct amqp *amqp;             /* the broker bridge (revocation events only) */
+	struct consumer *revocations;  /* identity.session.revoked.v1 (session_events.h) */
 	struct jwt_verify_opts verify; /* issuer, audience, leeway */
 	bool stopping;
 };

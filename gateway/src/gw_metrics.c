@@ -26,6 +26,9 @@ void gw_metrics_declare(struct metrics *m)
 			"Access tokens that had to be verified (ES256).");
 	metrics_declare(m, "gateway_session_cache_total", METRIC_COUNTER,
 			"Session validity lookups, by layer (l1, redis, identity) and result.");
+	metrics_declare(m, "gateway_revocations_received_total", METRIC_COUNTER,
+			"Session revocation events (identity.session.revoked.v1) applied.");
+	metrics_inc(m, "gateway_revocations_received_total", NULL, 0); /* shown from the start */
 }
 
 void gw_metrics_upstream_status(struct metrics *m, struct upstream *up, int status)
@@ -97,4 +100,9 @@ void gw_metrics_session(struct metrics *m, const char *layer, const char *result
 		snprintf(labels, sizeof(labels), "layer=\"%s\",result=\"%s\"", layer, result);
 		metrics_inc(m, "gateway_session_cache_total", labels, 1);
 	}
+}
+
+void gw_metrics_revocation(struct metrics *m)
+{
+	metrics_inc(m, "gateway_revocations_received_total", NULL, 1);
 }

@@ -6,6 +6,7 @@
  *   gateway_auth_failures_total{code}                 token_missing, token_invalid, ...
  *   gateway_token_cache_hits_total / _misses_total   verified-token cache
  *   gateway_session_cache_total{layer,result}         l1 | redis | identity, hit | miss | ...
+ *   gateway_revocations_received_total               identity.session.revoked.v1 events applied
  */
 #ifndef GATEWAY_GW_METRICS_H
 #define GATEWAY_GW_METRICS_H
@@ -23,6 +24,8 @@ void gw_metrics_auth_failure(struct metrics *m, const char *code);
 void gw_metrics_token_cache(struct metrics *m, int hit);
 /* layer: "l1", "redis", "identity"; result: "hit", "miss", "error", ... (static strings). */
 void gw_metrics_session(struct metrics *m, const char *layer, const char *result);
+/* One session revocation event applied (session_events.c). */
+void gw_metrics_revocation(struct metrics *m);
 /* The "kind" label of an upstream error. */
 const char *gw_upstream_err_kind(enum http_client_err e);
 

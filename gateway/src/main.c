@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/amqp.h"
 #include "common/config.h"
+#include "common/consumer.h"
 #include "common/daemon.h"
 #include "common/http.h"
 #include "common/http_client.h"
@@ -26,6 +28,7 @@
 #include "jwks.h"
 #include "routes.h"
 #include "session_check.h"
+#include "session_events.h"
 #include "token_cache.h"
 #include "upstreams.h"
 
@@ -58,6 +61,14 @@ static bool gw_identity_ready(void *arg)
 	struct gateway *gw = arg;
 
 	return upstream_ready(gw->identity);
+}
+
+/* Informational only: without the broker revocations take effect through the cache TTLs. */
+static bool gw_amqp_ready(void *arg)
+{
+	struct gateway *gw = arg;
+
+	return amqp_ready(gw->amqp);
 }
 
 static double gw_token_cache_entries(void *arg)
@@ -105,14 +116,18 @@ static void gw_on_stop(void *arg)
 }
 
 /* Frees everything, in an order where no callback can reach a freed object: first stop new
- * work (JWKS timers, session waiters), then Redis and the upstream pools (their pending
- * callbacks run now and answer their requests), then the server. */
+ * work (revocation events, JWKS timers, session waiters), then Redis and the upstream pools
+ * (their pending callbacks run now and answer their requests), then the server. */
 static void gw_teardown(struct gw_main *m)
 {
 	struct gateway *gw = &m->gw;
 
 	if (m->drain_poll != NULL)
 		event_free(m->drain_poll);
+	/* amqp_free right after consumer_free, no loop turn between (consumer.h). */
+	consumer_free(gw->revocations);
+	if (gw->amqp != NULL)
+		amqp_free(gw->amqp);
 	jwks_close(gw->jwks);
 	session_check_close(gw->sessions);
 	if (gw->redis != NULL)
@@ -147,6 +162,27 @@ static int gw_make_redis(struct gw_main *m)
 	return m->gw.redis != NULL ? 0 : -1;
 }
 
+/* The broker bridge and the revocation consumer. The broker need not be up: the bridge
+ * connects (and reconnects) in the background. */
+static int gw_make_events(struct gw_main *m)
+{
+	struct gateway *gw = &m->gw;
+	struct amqp_opts ao;
+
+	amqp_opts_default(&ao);
+	ao.host = m->cfg.amqp_host;
+	ao.port = (int)m->cfg.amqp_port;
+	ao.user = m->cfg.amqp_user;
+	ao.password = m->cfg.amqp_password;
+	ao.vhost = m->cfg.amqp_vhost;
+	ao.service = "gateway";
+	ao.metrics = gw->metrics;
+	if ((gw->amqp = amqp_new(gw->base, &ao)) == NULL)
+		return -1;
+	gw->revocations = session_events_start(gw->amqp, gw);
+	return gw->revocations != NULL ? 0 : -1;
+}
+
 static int gw_make_server(struct gw_main *m)
 {
 	struct gateway *gw = &m->gw;
@@ -171,6 +207,7 @@ static int gw_make_server(struct gw_main *m)
 		return -1;
 	http_server_add_ready_check(gw->server, "jwks", jwks_ready, gw->jwks);
 	http_server_add_ready_check(gw->server, "identity", gw_identity_ready, gw);
+	http_server_add_info_check(gw->server, "amqp", gw_amqp_ready, gw);
 	return http_server_listen(gw->server);
 }
 
@@ -206,7 +243,7 @@ static int gw_wire(struct gw_main *m, char *err, size_t errlen)
 			 gw->sessions);
 	metrics_gauge_fn(gw->metrics, "gateway_upstream_open_connections", "service=\"identity\"",
 			 gw_identity_conns, gw->identity);
-	if (gw_make_server(m) < 0)
+	if (gw_make_events(m) < 0 || gw_make_server(m) < 0)
 		return -1;
 	m->drain_poll = evtimer_new(gw->base, gw_on_drain_poll, m);
 	m->sig = daemon_on_signals(gw->base, gw_on_stop, m, (int)m->cfg.drain_timeout_ms);

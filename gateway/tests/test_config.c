@@ -20,6 +20,11 @@ static int reset(void **state)
 	unsetenv("FR_LOG_LEVEL");
 	unsetenv("GATEWAY_PORT");
 	unsetenv("GATEWAY_SESSION_L1_TTL_MS");
+	unsetenv("FR_AMQP_HOST");
+	unsetenv("FR_AMQP_PORT");
+	unsetenv("FR_AMQP_USER");
+	unsetenv("FR_AMQP_PASSWORD");
+	unsetenv("FR_AMQP_VHOST");
 	return 0;
 }
 
@@ -45,6 +50,11 @@ static void test_config_defaults(void **state)
 	assert_int_equal(c.session_redis_ttl_s, 4);
 	assert_int_equal(c.jwks_refresh_s, 300);
 	assert_string_equal(c.extra_routes, "");
+	assert_string_equal(c.amqp_host, "127.0.0.1");
+	assert_int_equal(c.amqp_port, 5672);
+	assert_string_equal(c.amqp_user, "guest");
+	assert_string_equal(c.amqp_password, "guest");
+	assert_string_equal(c.amqp_vhost, "/");
 	gw_config_free(&c);
 	assert_null(c.env);
 }
@@ -110,7 +120,8 @@ static void test_config_table_has_every_contract_variable(void **state)
 		"GATEWAY_MAX_HEADER_BYTES", "GATEWAY_READ_TIMEOUT_MS", "GATEWAY_IDLE_TIMEOUT_MS",
 		"GATEWAY_MAX_CONNECTIONS", "GATEWAY_UPSTREAM_TIMEOUT_MS", "GATEWAY_UPSTREAM_POOL",
 		"GATEWAY_SESSION_L1_TTL_MS", "GATEWAY_SESSION_REDIS_TTL_S", "GATEWAY_JWKS_REFRESH_S",
-		"GATEWAY_EXTRA_ROUTES"};
+		"GATEWAY_EXTRA_ROUTES", "FR_AMQP_HOST", "FR_AMQP_PORT", "FR_AMQP_USER",
+		"FR_AMQP_PASSWORD", "FR_AMQP_VHOST"};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -122,7 +133,8 @@ static void test_config_table_has_every_contract_variable(void **state)
 	}
 	for (size_t j = 0; j < gw_config_nitems; j++)
 		if (strcmp(gw_config_items[j].env, "FR_INTERNAL_SECRET") == 0 ||
-		    strcmp(gw_config_items[j].env, "FR_REDIS_PASSWORD") == 0)
+		    strcmp(gw_config_items[j].env, "FR_REDIS_PASSWORD") == 0 ||
+		    strcmp(gw_config_items[j].env, "FR_AMQP_PASSWORD") == 0)
 			assert_true(gw_config_items[j].secret);
 }
 
