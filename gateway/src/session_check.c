@@ -158,8 +158,14 @@ static void sc_redis_store(struct session_check *sc, const char *sid, const stru
 	if (sc->redis == NULL || sc->closing || !redis_ready(sc->redis) ||
 	    session_value_format(s, value, sizeof(value)) < 0)
 		return;
-	if (redis_command(sc->redis, sc_on_set, NULL, "SET " SESSION_CACHE_KEY_FMT " %s EX %ld", sid,
-			  value, sc->redis_ttl_s) < 0)
+	/* an "active" answer never overwrites a revocation marker (session_cache.h); hiredis
+	 * splits the format into arguments before substituting, hence two formats */
+	if ((s->active ? redis_command(sc->redis, sc_on_set, NULL,
+				       "SET " SESSION_CACHE_KEY_FMT " %s EX %ld NX", sid, value,
+				       sc->redis_ttl_s)
+		       : redis_command(sc->redis, sc_on_set, NULL,
+				       "SET " SESSION_CACHE_KEY_FMT " %s EX %ld", sid, value,
+				       sc->redis_ttl_s)) < 0)
 		gw_metrics_session(sc->m, "redis", "error");
 }
 

@@ -85,20 +85,22 @@ int session_events_queue_name(char *out, size_t cap)
 	return 0;
 }
 
-static void se_on_del(redisReply *reply, const char *err, void *arg)
+static void se_on_set(redisReply *reply, const char *err, void *arg)
 {
 	(void)reply;
 	(void)err;
 	(void)arg;
 }
 
-/* Deletes fr:sess:<sid> so no replica reads a stale "active" from Redis (fire and forget). */
+/* Writes the revocation marker for sid (session_cache.h), so no replica can read a stale
+ * "active" from Redis (fire and forget). */
 static void se_redis_forget(struct redis *redis, const char *sid)
 {
 	if (redis == NULL || !redis_ready(redis))
 		return;
-	if (redis_command(redis, se_on_del, NULL, "DEL " SESSION_CACHE_KEY_FMT, sid) < 0)
-		log_debug(NULL, "session cache delete not sent", LS("session_id", sid));
+	if (redis_command(redis, se_on_set, NULL, "SET " SESSION_CACHE_KEY_FMT " revoked|revoked EX %d",
+			  sid, SESSION_CACHE_REVOKED_TTL_S) < 0)
+		log_debug(NULL, "session cache revocation not sent", LS("session_id", sid));
 }
 
 static void se_on_event(struct consumer_msg *m, const struct event_msg *ev, void *arg)

@@ -390,8 +390,29 @@ static void test_session_check_redis_layer(void **state)
 	pump_until(f, &g.done, 2);
 	assert_string_equal(g.value, "active|" U "|" T "|admin");
 	assert_true(g.ttl > 0 && g.ttl <= 4);
+	/* The race of session_cache.h: a lookup misses Redis and asks identity; meanwhile a
+	 * revocation marker is written; identity's (stale) "active" answer must not replace it. */
+	char sid3[UUID_STR_LEN];
+
+	memcpy(sid3, sid, sizeof(sid));
+	sid3[0] = '8';
+	r.done = 0;
+	assert_int_equal(session_check_start(f->sc, sid3, "rid", "127.0.0.1", &w, &out),
+			 SESSION_PENDING); /* its GET is on the wire first */
 	g.done = 0;
-	assert_int_equal(redis_command(f->redis, on_get, &g, "DEL fr:sess:%s fr:sess:%s", sid, sid2),
+	assert_int_equal(redis_command(f->redis, on_get, &g, "SET fr:sess:%s %s EX 10", sid3,
+				       "revoked|revoked"),
+			 0);
+	pump_until(f, &r.done, 1);
+	assert_int_equal(r.v, SESSION_ACTIVE); /* this request got identity's answer ... */
+	pump_until(f, &g.done, 1);
+	g.done = 0;
+	assert_int_equal(redis_command(f->redis, on_get, &g, "GET fr:sess:%s", sid3), 0);
+	pump_until(f, &g.done, 1);
+	assert_string_equal(g.value, "revoked|revoked"); /* ... but the marker stands */
+	g.done = 0;
+	assert_int_equal(redis_command(f->redis, on_get, &g, "DEL fr:sess:%s fr:sess:%s fr:sess:%s",
+				       sid, sid2, sid3),
 			 0);
 	pump_until(f, &g.done, 1);
 }
