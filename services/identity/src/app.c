@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/metrics.h"
+#include "common/outbox.h"
 #include "common/redis.h"
 #include "common/session_cache.h"
 #include "identity_json.h"
@@ -141,6 +142,12 @@ void app_reply_unavailable(struct http_request *req, const char *what)
 			 NULL);
 }
 
+void app_outbox_kick(struct identity_app *app)
+{
+	if (app->outbox != NULL)
+		outbox_kick(app->outbox);
+}
+
 static void app_on_uncached(redisReply *reply, const char *err, void *arg)
 {
 	(void)arg;
@@ -155,8 +162,11 @@ void app_session_uncache(struct identity_app *app, struct http_request *req, con
 	struct log_ctx ctx = app_log_ctx(req, NULL, NULL);
 
 	snprintf(key, sizeof(key), SESSION_CACHE_KEY_FMT, sid);
+	/* a marker, not a DEL: a gateway lookup already in flight writes "active" with NX only,
+	 * so it cannot undo this (session_cache.h) */
 	if (app->redis != NULL &&
-	    redis_command(app->redis, app_on_uncached, NULL, "DEL %s", key) == 0)
+	    redis_command(app->redis, app_on_uncached, NULL, "SET %s revoked|revoked EX %d", key,
+			  SESSION_CACHE_REVOKED_TTL_S) == 0)
 		return;
 	log_warn(&ctx, "session cache invalidation failed", LS("session_id", sid),
 		 LS("error", "redis unavailable"));

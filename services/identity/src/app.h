@@ -1,7 +1,7 @@
 /*
  * app.h - struct identity_app: everything identity's handlers reach through their `app`
  * argument, and the small helpers every handler file shares (internal auth check, error
- * replies, worker-pool submission, session cache invalidation, metrics).
+ * replies, worker-pool submission, session cache invalidation, metrics, waking the outbox).
  *
  * main.c builds the app, owns every member and frees them at exit; handlers borrow it.
  */
@@ -25,8 +25,11 @@ struct identity_app {
 	struct event_base *base;
 	struct metrics *metrics;
 	struct pg_pool *pg;
-	struct redis *redis; /* NULL once freed at shutdown */
-	struct workpool *wp; /* NULL once freed at shutdown */
+	const char *schema;    /* "identity": holds the outbox (identity_event_add) */
+	struct amqp *amqp;     /* publisher only; NULL once freed at shutdown */
+	struct outbox *outbox; /* the relay; NULL once freed at shutdown */
+	struct redis *redis;   /* NULL once freed at shutdown */
+	struct workpool *wp;   /* NULL once freed at shutdown */
 	struct keyring *keys;
 	struct throttle *throttle;
 	struct seed *seed;
@@ -90,7 +93,11 @@ char *app_clean_text(struct http_request *req, const char *s, size_t max);
 /* http_request_strdup that passes NULL through. */
 char *app_strdup(struct http_request *req, const char *s);
 
-/* Best effort: deletes the gateway's cached state of a revoked session (session_cache.h). */
+/* Call after committing a transaction that added events: the relay publishes them now
+ * instead of at its next poll. A no-op once the relay is freed. */
+void app_outbox_kick(struct identity_app *app);
+
+/* Best effort: marks a revoked session as revoked in the gateway's Redis cache (session_cache.h). */
 void app_session_uncache(struct identity_app *app, struct http_request *req, const char *sid);
 
 #endif

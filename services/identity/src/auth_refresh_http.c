@@ -4,7 +4,8 @@
  * One transaction (enum refresh_step): BEGIN -> SELECT the token by hash with its session,
  * user and tenant FOR UPDATE (concurrent refreshes of one token serialise here) ->
  *   unknown / expired token, revoked or expired session -> ROLLBACK, 401 invalid_refresh_token
- *   token already used -> revoke the session, COMMIT, 401 refresh_token_reused
+ *   token already used -> revoke the session (+ identity.session.revoked.v1 into the outbox
+ *     when that changed it), COMMIT, 401 refresh_token_reused
  *   banned user / suspended tenant -> ROLLBACK, 403
  *   else mark it used, insert its successor, renew the session -> COMMIT -> 200 AuthTokens.
  * Owns a per-request context in the request's memory and the transaction until it ends.
@@ -16,6 +17,7 @@
 #include "app.h"
 #include "common/crypto.h"
 #include "handlers.h"
+#include "identity_events.h"
 #include "keyring.h"
 #include "session_store.h"
 #include "tenant_store.h"
@@ -28,6 +30,7 @@ enum refresh_step {
 	REFRESH_LOCK,   /* SELECT ... FOR UPDATE in flight */
 	REFRESH_ROTATE, /* the rotation statement in flight */
 	REFRESH_REVOKE, /* reuse detected: the session's revocation in flight */
+	REFRESH_EVENT,  /* the revocation's event going into the outbox */
 	REFRESH_COMMIT, /* COMMIT in flight */
 };
 
@@ -36,7 +39,8 @@ struct refresh_ctx {
 	struct http_request *req;
 	enum refresh_step step;
 	struct pg_tx *tx;
-	bool reused; /* the presented token had been used: revoking the session */
+	bool reused;  /* the presented token had been used: revoking the session */
+	bool revoked; /* ... and this transaction revoked it (an event was added) */
 	char token_hash[65];
 	char session_id[UUID_STR_LEN];
 	struct tenant tenant; /* request memory */
@@ -53,7 +57,11 @@ static void refresh_set_step(struct refresh_ctx *c, enum refresh_step next)
 	case REFRESH_LOCK: assert(c->step == REFRESH_BEGIN); break;
 	case REFRESH_ROTATE:
 	case REFRESH_REVOKE: assert(c->step == REFRESH_LOCK); break;
-	case REFRESH_COMMIT: assert(c->step == REFRESH_ROTATE || c->step == REFRESH_REVOKE); break;
+	case REFRESH_EVENT: assert(c->step == REFRESH_REVOKE); break;
+	case REFRESH_COMMIT:
+		assert(c->step == REFRESH_ROTATE || c->step == REFRESH_REVOKE ||
+		       c->step == REFRESH_EVENT);
+		break;
 	}
 	c->step = next;
 }
@@ -87,11 +95,14 @@ static void refresh_on_committed(const char *err, void *arg)
 
 	c->tx = NULL;
 	if (c->reused) {
-		if (err != NULL)
+		if (err != NULL) {
 			log_error(&lc, "revocation after refresh-token reuse failed",
 				  LS("error", err));
-		else
+		} else {
+			if (c->revoked)
+				app_outbox_kick(c->app);
 			app_session_uncache(c->app, c->req, c->session_id);
+		}
 		log_warn(&lc, "refresh token reused: session revoked",
 			 LS("session_id", c->session_id));
 		app_count(c->app, M_REFRESHES, "reused");
@@ -114,13 +125,43 @@ static void refresh_on_written(const struct pg_result *r, void *arg)
 {
 	struct refresh_ctx *c = arg;
 	struct pg_tx *tx = c->tx;
+	const char *what = c->step == REFRESH_EVENT ? "add session event" : "rotate refresh token";
 
 	if (r->err != NULL) {
-		refresh_abort_db(c, "rotate refresh token", r);
+		refresh_abort_db(c, what, r);
 		return;
 	}
 	refresh_set_step(c, REFRESH_COMMIT);
 	pg_tx_commit(tx, refresh_on_committed, c);
+}
+
+/* Reuse: the session's revocation answered; its event joins the transaction when it
+ * changed the session (an already revoked one emits nothing). */
+static void refresh_on_revoked(const struct pg_result *r, void *arg)
+{
+	struct refresh_ctx *c = arg;
+	struct revoked_session s;
+	json_object *data;
+
+	if (r->err != NULL) {
+		refresh_abort_db(c, "revoke session", r);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		refresh_set_step(c, REFRESH_COMMIT);
+		pg_tx_commit(c->tx, refresh_on_committed, c);
+		return;
+	}
+	revoked_session_from_row(r->res, 0, &s);
+	if ((data = session_revoked_data(&s, REVOKE_REFRESH_REUSE)) == NULL) {
+		refresh_abort(c, 500, "internal_error", "An internal error occurred.", "error");
+		return;
+	}
+	c->revoked = true;
+	refresh_set_step(c, REFRESH_EVENT);
+	if (identity_event_add(c->tx, c->app->schema, EV_SESSION_REVOKED, http_request_id(c->req),
+			       data, c->session_id, refresh_on_written, c) < 0)
+		refresh_abort_db(c, "add session event", NULL);
 }
 
 /* The token is valid: its successor replaces it. */
@@ -159,8 +200,8 @@ static void refresh_on_locked(const struct pg_result *r, void *arg)
 	if (pg_bool(res, 0, REFRESH_COL_USED)) {
 		c->reused = true;
 		refresh_set_step(c, REFRESH_REVOKE);
-		if (session_store_revoke_tx(c->tx, c->session_id, "refresh_token_reused",
-					    refresh_on_written, c) < 0)
+		if (session_store_revoke_reused(c->tx, c->session_id, "refresh_token_reused",
+						refresh_on_revoked, c) < 0)
 			refresh_abort_db(c, "revoke session", NULL);
 		return;
 	}

@@ -37,7 +37,15 @@ const struct cfg_item identity_config_items[] = {
 	    "platform admin created in tenant \"default\" at start-up when absent"),
 	ROW("FR_ADMIN_PASSWORD", S, IDENTITY_LOCAL_ADMIN_PASSWORD, true, admin_password, 0, 0,
 	    "that admin's initial password (never overwritten)"),
-	ROW("IDENTITY_BIND", S, "127.0.0.1", false, bind, 0, 0, "listen address (0.0.0.0 in containers)"),
+	ROW("FR_AMQP_HOST", S, "127.0.0.1", false, amqp_host, 0, 0,
+	    "RabbitMQ host (events leave through the outbox)"),
+	ROW("FR_AMQP_PORT", I, "5672", false, amqp_port, 1, 65535, "RabbitMQ port"),
+	ROW("FR_AMQP_USER", S, "guest", false, amqp_user, 0, 0, "RabbitMQ user"),
+	ROW("FR_AMQP_PASSWORD", S, IDENTITY_LOCAL_AMQP_PASSWORD, true, amqp_password, 0, 0,
+	    "RabbitMQ password"),
+	ROW("FR_AMQP_VHOST", S, "/", false, amqp_vhost, 0, 0, "RabbitMQ virtual host"),
+	ROW("IDENTITY_BIND", S, "127.0.0.1", false, bind, 0, 0,
+	    "listen address (0.0.0.0 in containers)"),
 	ROW("IDENTITY_PORT", I, "8081", false, port, 0, 65535, "listen port (0 = ephemeral)"),
 	ROW("IDENTITY_MAX_BODY_BYTES", I, "65536", false, max_body_bytes, 1024, 16777216,
 	    "largest request body (413 beyond)"),
@@ -51,6 +59,10 @@ const struct cfg_item identity_config_items[] = {
 	    "deadline of one SQL statement"),
 	ROW("IDENTITY_MIGRATIONS_DIR", S, "migrations/identity", false, migrations_dir, 0, 0,
 	    "directory of the NNNN_name.sql files applied at start-up"),
+	ROW("IDENTITY_OUTBOX_POLL_MS", I, "1000", false, outbox_poll_ms, 10, 600000,
+	    "how often the outbox relay looks for unsent events (a commit wakes it at once)"),
+	ROW("IDENTITY_OUTBOX_BATCH", I, "100", false, outbox_batch, 1, 10000,
+	    "events published per outbox relay round"),
 	ROW("IDENTITY_WORKERS", I, "2", false, workers, 1, 64,
 	    "worker threads for password hashing"),
 	ROW("IDENTITY_WORK_QUEUE", I, "256", false, work_queue, 1, 100000,
@@ -132,7 +144,9 @@ int identity_config_check(const struct identity_config *cfg, char *err, size_t e
 	    cfg_refuse_default("FR_ADMIN_PASSWORD", cfg->admin_password,
 			       IDENTITY_LOCAL_ADMIN_PASSWORD, err, errlen) < 0 ||
 	    cfg_refuse_default("IDENTITY_KEY_ENCRYPTION_KEY", cfg->key_encryption_key,
-			       IDENTITY_LOCAL_KEK, err, errlen) < 0)
+			       IDENTITY_LOCAL_KEK, err, errlen) < 0 ||
+	    cfg_refuse_default("FR_AMQP_PASSWORD", cfg->amqp_password, IDENTITY_LOCAL_AMQP_PASSWORD,
+			       err, errlen) < 0)
 		return -1;
 	if (strlen(cfg->internal_secret) < 32) {
 		snprintf(err, errlen,

@@ -15,6 +15,8 @@
 /* Built-in local defaults of the secrets; refused when FR_ENV is not "local". */
 #define IDENTITY_LOCAL_INTERNAL_SECRET "flatrender-local-internal-secret"
 #define IDENTITY_LOCAL_ADMIN_PASSWORD "flatrender-admin"
+/* RabbitMQ's well-known default; a broker credential like any other secret. */
+#define IDENTITY_LOCAL_AMQP_PASSWORD "guest"
 /* hex of "flatrender-local-key-not-secret!" (32 bytes) */
 #define IDENTITY_LOCAL_KEK "666c617472656e6465722d6c6f63616c2d6b65792d6e6f742d73656372657421"
 
@@ -30,6 +32,12 @@ struct identity_config {
 	char *redis_password;
 	char *admin_email;
 	char *admin_password;
+	/* broker (events leave through the outbox) */
+	char *amqp_host;
+	long amqp_port;
+	char *amqp_user;
+	char *amqp_password;
+	char *amqp_vhost;
 	/* listener */
 	char *bind;
 	long port;
@@ -41,6 +49,8 @@ struct identity_config {
 	long db_pool_size;
 	long db_query_timeout_ms;
 	char *migrations_dir;
+	long outbox_poll_ms;
+	long outbox_batch;
 	/* work */
 	long workers;
 	long work_queue;

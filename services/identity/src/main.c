@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "common/amqp.h"
 #include "common/crypto.h"
 #include "common/daemon.h"
 #include "common/metrics.h"
 #include "common/migrate.h"
+#include "common/outbox.h"
 #include "common/redis.h"
 #include "config.h"
 #include "keyring.h"
@@ -120,9 +122,42 @@ static struct redis *main_redis(const struct identity_app *app)
 	return redis_new(app->base, &o);
 }
 
+/* The publisher only: identity consumes nothing. Connects in the background. */
+static struct amqp *main_amqp(const struct identity_app *app)
+{
+	struct amqp_opts o;
+
+	amqp_opts_default(&o);
+	o.host = app->cfg->amqp_host;
+	o.port = (int)app->cfg->amqp_port;
+	o.user = app->cfg->amqp_user;
+	o.password = app->cfg->amqp_password;
+	o.vhost = app->cfg->amqp_vhost;
+	o.service = "identity";
+	o.metrics = app->metrics;
+	return amqp_new(app->base, &o);
+}
+
+static struct outbox *main_outbox(const struct identity_app *app)
+{
+	struct outbox_opts o;
+
+	outbox_opts_default(&o, app->schema);
+	o.batch = (int)app->cfg->outbox_batch;
+	o.poll_ms = (int)app->cfg->outbox_poll_ms;
+	o.metrics = app->metrics;
+	return outbox_new(app->base, app->pg, app->amqp, &o);
+}
+
 static bool main_pg_ready(void *pg)
 {
 	return pg_pool_ready(pg);
+}
+
+/* Info only: while the broker is down identity keeps serving and its events wait. */
+static bool main_amqp_ready(void *amqp)
+{
+	return amqp_ready(amqp);
 }
 
 static struct http_server *main_http(struct identity_app *app)
@@ -142,6 +177,7 @@ static struct http_server *main_http(struct identity_app *app)
 	http_server_add_ready_check(s, "postgres", main_pg_ready, app->pg);
 	http_server_add_ready_check(s, "signing_key", keyring_ready, app->keys);
 	http_server_add_ready_check(s, "seed", seed_ready, app->seed);
+	http_server_add_info_check(s, "amqp", main_amqp_ready, app->amqp);
 	return s;
 }
 
@@ -154,10 +190,12 @@ static int app_init(struct identity_app *app, const struct identity_config *cfg)
 				     cfg->login_max_fails_ip};
 
 	app->cfg = cfg;
+	app->schema = SCHEMA;
 	app->pw = (struct password_params){(uint32_t)cfg->argon2_m_kib, (uint32_t)cfg->argon2_t, 1};
 	if ((app->dummy_hash = main_dummy_hash(&app->pw)) == NULL ||
 	    identity_config_kek(cfg, kek) < 0 || (app->base = event_base_new()) == NULL ||
 	    (app->metrics = metrics_new()) == NULL || (app->pg = main_pg(app)) == NULL ||
+	    (app->amqp = main_amqp(app)) == NULL || (app->outbox = main_outbox(app)) == NULL ||
 	    (app->redis = main_redis(app)) == NULL ||
 	    (app->wp = workpool_new(app->base, (int)cfg->workers, (size_t)cfg->work_queue)) == NULL)
 		return -1;
@@ -186,6 +224,17 @@ static void app_free(struct identity_app *app)
 		struct redis *r = app->redis;
 		app->redis = NULL;
 		redis_free(r); /* pending callbacks run with "shutdown" (throttle still alive) */
+	}
+	/* outbox -> amqp -> pool (outbox.h): the relay's pending callbacks run in their shutdown */
+	if (app->outbox != NULL) {
+		struct outbox *ob = app->outbox;
+		app->outbox = NULL; /* no more kicks */
+		outbox_free(ob);
+	}
+	if (app->amqp != NULL) {
+		struct amqp *a = app->amqp;
+		app->amqp = NULL;
+		amqp_free(a); /* unconfirmed publishes fail: their rows stay unsent */
 	}
 	if (app->pg != NULL)
 		pg_pool_free(app->pg); /* pending queries fail now; their callbacks reply */

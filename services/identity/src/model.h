@@ -3,7 +3,8 @@
  *
  * Plain structs of borrowed strings (NULL = SQL NULL = JSON null). Who owns the strings is
  * said where a struct is filled: usually a PGresult (valid during its callback) or the
- * request's memory (valid until the reply). identity_json.c renders them exactly as api.md.
+ * request's memory (valid until the reply). identity_json.c renders them exactly as api.md,
+ * identity_events.c as the event payloads of contracts/events/.
  */
 #ifndef IDENTITY_MODEL_H
 #define IDENTITY_MODEL_H
@@ -70,6 +71,14 @@ struct session_view {
 	const char *last_used_at;
 	const char *expires_at;
 	bool is_current;
+};
+
+/* A session revoked just now (the row a revocation statement changed). */
+struct revoked_session {
+	const char *session_id;
+	const char *user_id;
+	const char *tenant_id;
+	const char *revoked_at; /* ISO 8601 UTC with milliseconds */
 };
 
 /* Why a session no longer works (SessionStatus.reason). */

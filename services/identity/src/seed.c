@@ -1,7 +1,10 @@
 /*
  * seed.c - tenant "default" and the platform admin at start-up (see seed.h).
  *
- * Owns its retry timer and, while the worker hashes, the admin's password hash.
+ * The tenant is inserted in a transaction that also writes identity.tenant.created.v1 into
+ * the outbox when (and only when) this replica created it; trace_id is null (no request).
+ * Owns its retry timer, that transaction while it runs and, while the worker hashes, the
+ * admin's password hash.
  */
 #include "seed.h"
 
@@ -11,6 +14,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "identity_events.h"
 #include "tenant_store.h"
 #include "user_store.h"
 
@@ -18,7 +22,9 @@
 
 enum seed_state {
 	SEED_IDLE,   /* not started, or waiting to retry */
-	SEED_TENANT, /* ensuring tenant "default" */
+	SEED_TENANT, /* BEGIN, then ensuring tenant "default" */
+	SEED_EVENT,  /* it was created: its event going into the outbox */
+	SEED_COMMIT, /* COMMIT of the tenant and its event */
 	SEED_EXISTS, /* does the admin exist? */
 	SEED_HASH,   /* hashing the admin's password on the worker pool */
 	SEED_INSERT, /* inserting the admin */
@@ -31,7 +37,8 @@ struct seed {
 	enum seed_state state;
 	bool stopping;
 	char tenant_id[37];
-	char *hash; /* malloc'd by the worker */
+	struct pg_tx *tx; /* the tenant's transaction while a step of it is due */
+	char *hash;       /* malloc'd by the worker */
 };
 
 /* The legal transitions; any step may fall back to IDLE (retry) until DONE. */
@@ -40,7 +47,9 @@ static void seed_set_state(struct seed *s, enum seed_state next)
 	switch (next) {
 	case SEED_IDLE: assert(s->state != SEED_DONE); break;
 	case SEED_TENANT: assert(s->state == SEED_IDLE); break;
-	case SEED_EXISTS: assert(s->state == SEED_TENANT); break;
+	case SEED_EVENT: assert(s->state == SEED_TENANT); break;
+	case SEED_COMMIT: assert(s->state == SEED_EVENT); break;
+	case SEED_EXISTS: assert(s->state == SEED_TENANT || s->state == SEED_COMMIT); break;
 	case SEED_HASH: assert(s->state == SEED_EXISTS); break;
 	case SEED_INSERT: assert(s->state == SEED_HASH); break;
 	case SEED_DONE: assert(s->state == SEED_EXISTS || s->state == SEED_INSERT); break;
@@ -48,10 +57,19 @@ static void seed_set_state(struct seed *s, enum seed_state next)
 	s->state = next;
 }
 
+static void seed_rollback(struct seed *s)
+{
+	if (s->tx != NULL) {
+		pg_tx_rollback(s->tx, NULL, NULL);
+		s->tx = NULL;
+	}
+}
+
 static void seed_retry(struct seed *s, const char *step, const char *err)
 {
 	struct timeval tv = {SEED_RETRY_MS / 1000, (SEED_RETRY_MS % 1000) * 1000};
 
+	seed_rollback(s);
 	log_warn(NULL, "seeding defaults failed, retrying", LS("step", step),
 		 LS("error", err != NULL ? err : "not queued"));
 	seed_set_state(s, SEED_IDLE);
@@ -126,21 +144,88 @@ static void seed_on_exists(const struct pg_result *r, void *arg)
 		seed_retry(s, "hash admin password", "worker pool full");
 }
 
-static void seed_on_tenant(const struct pg_result *r, void *arg)
+/* The tenant is settled (s->tenant_id): does the admin exist? */
+static void seed_find_admin(struct seed *s)
+{
+	seed_set_state(s, SEED_EXISTS);
+	if (user_store_exists(s->app->pg, s->tenant_id, s->app->cfg->admin_email, seed_on_exists,
+			      s) < 0)
+		seed_retry(s, "find admin", NULL);
+}
+
+static void seed_on_committed(const char *err, void *arg)
 {
 	struct seed *s = arg;
 
 	if (s->stopping)
 		return;
+	if (err != NULL) {
+		seed_retry(s, "commit default tenant", err);
+		return;
+	}
+	app_outbox_kick(s->app);
+	log_info(NULL, "default tenant created", LS("tenant_id", s->tenant_id));
+	seed_find_admin(s);
+}
+
+static void seed_on_event(const struct pg_result *r, void *arg)
+{
+	struct seed *s = arg;
+	struct pg_tx *tx = s->tx;
+
+	if (s->stopping) {
+		seed_rollback(s);
+		return;
+	}
+	if (r->err != NULL) {
+		seed_retry(s, "default tenant event", r->err);
+		return;
+	}
+	seed_set_state(s, SEED_COMMIT);
+	s->tx = NULL; /* the handle is gone once the commit answers */
+	pg_tx_commit(tx, seed_on_committed, s);
+}
+
+static void seed_on_tenant(const struct pg_result *r, void *arg)
+{
+	struct seed *s = arg;
+	struct tenant t;
+
+	if (s->stopping) {
+		seed_rollback(s);
+		return;
+	}
 	if (r->err != NULL || PQntuples(r->res) != 1) {
 		seed_retry(s, "default tenant", r->err);
 		return;
 	}
-	snprintf(s->tenant_id, sizeof(s->tenant_id), "%s", pg_val(r->res, 0, 0));
-	seed_set_state(s, SEED_EXISTS);
-	if (user_store_exists(s->app->pg, s->tenant_id, s->app->cfg->admin_email, seed_on_exists,
-			      s) < 0)
-		seed_retry(s, "find admin", NULL);
+	snprintf(s->tenant_id, sizeof(s->tenant_id), "%s", pg_val(r->res, 0, 1));
+	if (!tenant_created_from_row(r->res, 0, &t)) { /* present already: nothing to publish */
+		seed_rollback(s);
+		seed_find_admin(s);
+		return;
+	}
+	seed_set_state(s, SEED_EVENT);
+	if (identity_event_add(s->tx, s->app->schema, EV_TENANT_CREATED, NULL,
+			       tenant_created_data(&t), t.id, seed_on_event, s) < 0)
+		seed_retry(s, "default tenant event", NULL);
+}
+
+static void seed_on_begun(struct pg_tx *tx, const char *err, void *arg)
+{
+	struct seed *s = arg;
+
+	s->tx = tx;
+	if (s->stopping) {
+		seed_rollback(s);
+		return;
+	}
+	if (tx == NULL) {
+		seed_retry(s, "begin", err);
+		return;
+	}
+	if (tenant_store_ensure_default(tx, s->app->cfg->admin_email, seed_on_tenant, s) < 0)
+		seed_retry(s, "default tenant", NULL);
 }
 
 static void seed_on_timer(evutil_socket_t fd, short what, void *arg)
@@ -152,9 +237,8 @@ static void seed_on_timer(evutil_socket_t fd, short what, void *arg)
 	if (s->stopping || s->state != SEED_IDLE)
 		return;
 	seed_set_state(s, SEED_TENANT);
-	if (tenant_store_ensure_default(s->app->pg, s->app->cfg->admin_email, seed_on_tenant, s) <
-	    0)
-		seed_retry(s, "default tenant", NULL);
+	if (pg_tx_begin(s->app->pg, seed_on_begun, s) < 0)
+		seed_retry(s, "begin", NULL);
 }
 
 struct seed *seed_new(struct identity_app *app)

@@ -3,8 +3,11 @@
  * DELETE /v1/auth/sessions/{session_id}, and the gateway's session check
  * GET /internal/v1/sessions/{session_id}.
  *
- * Every revocation also deletes the gateway's cached session state in Redis (best effort).
- * Owns a per-request context in the request's memory.
+ * A revocation is one transaction: BEGIN -> UPDATE the session -> when a row changed, its
+ * identity.session.revoked.v1 into the outbox -> COMMIT (any failure rolls back; nothing
+ * changed: no event). Then the gateway's cached session state in Redis is deleted (best
+ * effort). Owns a per-request context in the request's memory and the transaction until it
+ * ends.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 #include "authn.h"
 #include "common/crypto.h"
 #include "handlers.h"
+#include "identity_events.h"
 #include "identity_json.h"
 #include "session_store.h"
 
@@ -20,7 +24,9 @@ struct sess_ctx {
 	struct identity_app *app;
 	struct http_request *req;
 	struct authn_caller caller;
-	const char *target; /* DELETE: the session id from the path */
+	const char *target;     /* the session to revoke: the caller's (logout) or the path's */
+	enum revoke_reason why; /* REVOKE_LOGOUT or REVOKE_DELETED */
+	struct pg_tx *tx;       /* the revocation's transaction while it runs */
 };
 
 static struct sess_ctx *sess_ctx_new(struct http_request *req, struct identity_app *app)
@@ -44,31 +50,130 @@ static const char *session_param_or_reply(struct http_request *req)
 	return NULL;
 }
 
-/* ---- POST /v1/auth/logout ------------------------------------------------------------------ */
+/* ---- revocation with its event (logout and DELETE) ----------------------------------------- */
 
-static void logout_on_revoked(const struct pg_result *r, void *arg)
+static void revoke_abort(struct sess_ctx *c)
 {
-	struct sess_ctx *c = arg;
+	if (c->tx != NULL) {
+		pg_tx_rollback(c->tx, NULL, NULL);
+		c->tx = NULL;
+	}
+}
+
+static void revoke_abort_db(struct sess_ctx *c, const char *what, const struct pg_result *r)
+{
+	revoke_abort(c);
+	app_reply_db_error(c->req, what, r);
+}
+
+/* The answer once settled. logout is always 204 (and always uncaches); DELETE of a session
+ * that was not revoked now (not the caller's, already revoked or expired) is 404. */
+static void revoke_reply(struct sess_ctx *c, bool revoked)
+{
 	struct log_ctx lc = app_log_ctx(c->req, c->caller.tenant_id, c->caller.user_id);
 
-	if (r->err != NULL) {
-		app_reply_db_error(c->req, "revoke session", r);
+	if (!revoked && c->why == REVOKE_DELETED) {
+		http_reply_error(c->req, 404, "session_not_found", "No such active session.", NULL);
 		return;
 	}
-	if (PQntuples(r->res) > 0)
-		log_info(&lc, "logout", LS("session_id", c->caller.session_id));
-	app_session_uncache(c->app, c->req, c->caller.session_id);
+	if (revoked)
+		log_info(&lc, c->why == REVOKE_LOGOUT ? "logout" : "session revoked",
+			 LS("session_id", c->target));
+	app_session_uncache(c->app, c->req, c->target);
 	http_reply_empty(c->req, 204);
 }
+
+static void revoke_on_committed(const char *err, void *arg)
+{
+	struct sess_ctx *c = arg;
+
+	c->tx = NULL;
+	if (err != NULL) {
+		struct pg_result r = {.res = NULL, .err = err, .sqlstate = ""};
+		app_reply_db_error(c->req, "commit revocation", &r);
+		return;
+	}
+	app_outbox_kick(c->app);
+	revoke_reply(c, true);
+}
+
+static void revoke_on_event(const struct pg_result *r, void *arg)
+{
+	struct sess_ctx *c = arg;
+	struct pg_tx *tx = c->tx;
+
+	if (r->err != NULL) {
+		revoke_abort_db(c, "add session event", r);
+		return;
+	}
+	pg_tx_commit(tx, revoke_on_committed, c);
+}
+
+static void revoke_on_row(const struct pg_result *r, void *arg)
+{
+	struct sess_ctx *c = arg;
+	struct revoked_session s;
+	json_object *data;
+
+	if (r->err != NULL) {
+		revoke_abort_db(c, "revoke session", r);
+		return;
+	}
+	if (PQntuples(r->res) != 1) { /* nothing changed: no event */
+		revoke_abort(c);
+		revoke_reply(c, false);
+		return;
+	}
+	revoked_session_from_row(r->res, 0, &s);
+	if ((data = session_revoked_data(&s, c->why)) == NULL) {
+		revoke_abort(c);
+		app_reply_internal(c->req, "build session event");
+		return;
+	}
+	if (identity_event_add(c->tx, c->app->schema, EV_SESSION_REVOKED, http_request_id(c->req),
+			       data, s.session_id, revoke_on_event, c) < 0)
+		revoke_abort_db(c, "add session event", NULL);
+}
+
+static void revoke_on_begun(struct pg_tx *tx, const char *err, void *arg)
+{
+	struct sess_ctx *c = arg;
+	int rc;
+
+	if (tx == NULL) {
+		struct pg_result r = {.res = NULL, .err = err, .sqlstate = ""};
+		revoke_abort_db(c, "begin", &r);
+		return;
+	}
+	c->tx = tx;
+	if (c->why == REVOKE_LOGOUT)
+		rc = session_store_revoke(tx, c->target, c->caller.user_id, "logout", revoke_on_row,
+					  c);
+	else
+		rc = session_store_revoke_active(tx, c->target, c->caller.user_id, "user_revoked",
+						 revoke_on_row, c);
+	if (rc < 0)
+		revoke_abort_db(c, "revoke session", NULL);
+}
+
+/* Revokes c->target for c->caller (reason why) and replies. */
+static void revoke_start(struct sess_ctx *c, enum revoke_reason why)
+{
+	c->why = why;
+	if (pg_tx_begin(c->app->pg, revoke_on_begun, c) < 0)
+		app_reply_db_error(c->req, "begin", NULL);
+}
+
+/* ---- POST /v1/auth/logout ------------------------------------------------------------------ */
 
 static void logout_as(struct http_request *req, const struct authn_caller *caller, void *arg)
 {
 	struct sess_ctx *c = arg;
 
+	(void)req;
 	c->caller = *caller;
-	if (session_store_revoke(c->app->pg, caller->session_id, caller->user_id, "logout",
-				 logout_on_revoked, c) < 0)
-		app_reply_db_error(req, "revoke session", NULL);
+	c->target = c->caller.session_id;
+	revoke_start(c, REVOKE_LOGOUT);
 }
 
 void session_http_logout(struct http_request *req, void *app)
@@ -116,24 +221,6 @@ void session_http_list(struct http_request *req, void *app)
 
 /* ---- DELETE /v1/auth/sessions/{session_id} ------------------------------------------------- */
 
-static void delete_on_revoked(const struct pg_result *r, void *arg)
-{
-	struct sess_ctx *c = arg;
-	struct log_ctx lc = app_log_ctx(c->req, c->caller.tenant_id, c->caller.user_id);
-
-	if (r->err != NULL) {
-		app_reply_db_error(c->req, "revoke session", r);
-		return;
-	}
-	if (PQntuples(r->res) != 1) {
-		http_reply_error(c->req, 404, "session_not_found", "No such active session.", NULL);
-		return;
-	}
-	log_info(&lc, "session revoked", LS("session_id", pg_val(r->res, 0, 0)));
-	app_session_uncache(c->app, c->req, pg_val(r->res, 0, 0));
-	http_reply_empty(c->req, 204);
-}
-
 static void delete_as(struct http_request *req, const struct authn_caller *caller, void *arg)
 {
 	struct sess_ctx *c = arg;
@@ -141,9 +228,7 @@ static void delete_as(struct http_request *req, const struct authn_caller *calle
 	c->caller = *caller;
 	if ((c->target = session_param_or_reply(req)) == NULL)
 		return;
-	if (session_store_revoke_active(c->app->pg, c->target, caller->user_id, "user_revoked",
-					delete_on_revoked, c) < 0)
-		app_reply_db_error(req, "revoke session", NULL);
+	revoke_start(c, REVOKE_DELETED);
 }
 
 void session_http_delete(struct http_request *req, void *app)

@@ -70,37 +70,47 @@ int session_store_refresh_rotate(struct pg_tx *tx, const char *old_token_id, con
 	return pg_tx_query(tx, sql, 5, params, cb, arg);
 }
 
-int session_store_revoke_tx(struct pg_tx *tx, const char *session_id, const char *reason,
-			    pg_result_cb cb, void *arg)
+/* What a revocation answers: the row it changed (revoked_session_from_row). */
+#define REVOKED_RETURNING " RETURNING id, user_id, tenant_id, " SQL_TS_MS("revoked_at")
+
+int session_store_revoke_reused(struct pg_tx *tx, const char *session_id, const char *reason,
+				pg_result_cb cb, void *arg)
 {
 	static const char sql[] = "UPDATE sessions SET revoked_at = now(), revoke_reason = $2"
-				  " WHERE id = $1 AND revoked_at IS NULL";
+				  " WHERE id = $1 AND revoked_at IS NULL" REVOKED_RETURNING;
 	const char *params[2] = {session_id, reason};
 
 	return pg_tx_query(tx, sql, 2, params, cb, arg);
 }
 
-int session_store_revoke(struct pg_pool *pg, const char *session_id, const char *user_id,
+int session_store_revoke(struct pg_tx *tx, const char *session_id, const char *user_id,
 			 const char *reason, pg_result_cb cb, void *arg)
 {
 	static const char sql[] =
 		"UPDATE sessions SET revoked_at = now(), revoke_reason = $3"
-		" WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id";
+		" WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL" REVOKED_RETURNING;
 	const char *params[3] = {session_id, user_id, reason};
 
-	return pg_query(pg, sql, 3, params, cb, arg);
+	return pg_tx_query(tx, sql, 3, params, cb, arg);
 }
 
-int session_store_revoke_active(struct pg_pool *pg, const char *session_id, const char *user_id,
+int session_store_revoke_active(struct pg_tx *tx, const char *session_id, const char *user_id,
 				const char *reason, pg_result_cb cb, void *arg)
 {
-	static const char sql[] =
-		"UPDATE sessions SET revoked_at = now(), revoke_reason = $3"
-		" WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()"
-		" RETURNING id";
+	static const char sql[] = "UPDATE sessions SET revoked_at = now(), revoke_reason = $3"
+				  " WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND "
+				  "expires_at > now()" REVOKED_RETURNING;
 	const char *params[3] = {session_id, user_id, reason};
 
-	return pg_query(pg, sql, 3, params, cb, arg);
+	return pg_tx_query(tx, sql, 3, params, cb, arg);
+}
+
+void revoked_session_from_row(const PGresult *res, int row, struct revoked_session *s)
+{
+	s->session_id = pg_val(res, row, 0);
+	s->user_id = pg_val(res, row, 1);
+	s->tenant_id = pg_val(res, row, 2);
+	s->revoked_at = pg_val(res, row, 3);
 }
 
 int session_store_list_active(struct pg_pool *pg, const char *user_id, pg_result_cb cb, void *arg)

@@ -48,16 +48,20 @@ int session_store_refresh_lock(struct pg_tx *tx, const char *token_hash, pg_resu
 int session_store_refresh_rotate(struct pg_tx *tx, const char *old_token_id, const char *session_id,
 				 const char *new_token_id, const char *new_hash, long ttl_s,
 				 pg_result_cb cb, void *arg) MUST_CHECK;
-/* Revokes a session unless already revoked (in a transaction: refresh-token reuse). */
-int session_store_revoke_tx(struct pg_tx *tx, const char *session_id, const char *reason,
-			    pg_result_cb cb, void *arg) MUST_CHECK;
-
-/* Logout: revokes the user's session unless already revoked (zero or one row). */
-int session_store_revoke(struct pg_pool *pg, const char *session_id, const char *user_id,
+/* Revocations, each inside the transaction that also writes identity.session.revoked.v1.
+ * Each answers zero rows when nothing changed (so no event is due), or one row read with
+ * revoked_session_from_row(). */
+/* Refresh-token reuse: revokes the session unless already revoked. */
+int session_store_revoke_reused(struct pg_tx *tx, const char *session_id, const char *reason,
+				pg_result_cb cb, void *arg) MUST_CHECK;
+/* Logout: revokes the user's session unless already revoked. */
+int session_store_revoke(struct pg_tx *tx, const char *session_id, const char *user_id,
 			 const char *reason, pg_result_cb cb, void *arg) MUST_CHECK;
-/* DELETE: revokes the user's session only when it is active (one row when revoked now). */
-int session_store_revoke_active(struct pg_pool *pg, const char *session_id, const char *user_id,
+/* DELETE: revokes the user's session only when it is active (not revoked, not expired). */
+int session_store_revoke_active(struct pg_tx *tx, const char *session_id, const char *user_id,
 				const char *reason, pg_result_cb cb, void *arg) MUST_CHECK;
+/* Borrowed from res. */
+void revoked_session_from_row(const PGresult *res, int row, struct revoked_session *s);
 
 /* The user's active sessions, newest first (session_view_from_row per row). */
 int session_store_list_active(struct pg_pool *pg, const char *user_id, pg_result_cb cb,

@@ -15,6 +15,8 @@
 
 /* A timestamptz expression rendered as ISO 8601 UTC, "2026-05-27T10:15:00Z". */
 #define SQL_TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+/* The same with milliseconds, "2026-05-27T10:15:00.123Z": the *_at fields of events. */
+#define SQL_TS_MS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* Column c of row as text (NULL for SQL NULL): borrowed from res when copy is NULL, else a
  * copy in copy's request memory. */

@@ -1,8 +1,8 @@
 /*
  * user_store.c - SQL for identity.users (see user_store.h).
  *
- * Owns nothing; every function borrows the pool from the caller. The only SQL assembled at
- * run time is the PATCH's SET list, built from validate.c's fixed column names.
+ * Owns nothing; every function borrows the pool or transaction from the caller. The only SQL
+ * assembled at run time is the PATCH's SET list, built from validate.c's fixed column names.
  */
 #include "user_store.h"
 
@@ -51,7 +51,7 @@ int user_store_login_lookup(struct pg_pool *pg, const char *slug, const char *em
 	return pg_query(pg, sql, 2, params, cb, arg);
 }
 
-int user_store_insert(struct pg_pool *pg, const char *tenant_id, const struct register_req *r,
+int user_store_insert(struct pg_tx *tx, const char *tenant_id, const struct register_req *r,
 		      const char *password_hash, pg_result_cb cb, void *arg)
 {
 	static const char sql[] =
@@ -59,7 +59,8 @@ int user_store_insert(struct pg_pool *pg, const char *tenant_id, const struct re
 		" affiliate_code, terms_accepted_at, register_mode)"
 		" VALUES ($1, lower($2), $3, $4, $5, $6, CASE WHEN $7::boolean THEN now() END, "
 		"'Email')"
-		" RETURNING id";
+		" RETURNING id, tenant_id, email, full_name, register_mode, " SQL_TS_MS(
+			"created_at");
 	const char *params[7] = {tenant_id,
 				 r->email,
 				 password_hash,
@@ -68,7 +69,18 @@ int user_store_insert(struct pg_pool *pg, const char *tenant_id, const struct re
 				 r->affiliate_code,
 				 r->accept_terms ? "true" : "false"};
 
-	return pg_query(pg, sql, 7, params, cb, arg);
+	return pg_tx_query(tx, sql, 7, params, cb, arg);
+}
+
+void user_registered_from_row(const PGresult *res, int row, struct user *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->id = pg_val(res, row, 0);
+	u->tenant_id = pg_val(res, row, 1);
+	u->email = pg_val(res, row, 2);
+	u->full_name = pg_val(res, row, 3);
+	u->register_mode = pg_val(res, row, 4);
+	u->register_date = pg_val(res, row, 5);
 }
 
 int user_store_get(struct pg_pool *pg, const char *user_id, pg_result_cb cb, void *arg)

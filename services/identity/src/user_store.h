@@ -2,7 +2,8 @@
  * user_store.h - identity.users in PostgreSQL: the login lookup, registration, the profile
  * read and update, and the start-up admin. One function per statement.
  *
- * Every function borrows the pool; params are copied before return; callbacks follow pg.h.
+ * Every function borrows the pool or transaction; params are copied before return; callbacks
+ * follow pg.h.
  */
 #ifndef IDENTITY_USER_STORE_H
 #define IDENTITY_USER_STORE_H
@@ -36,9 +37,14 @@ void user_from_row(const PGresult *res, int row, int col, struct user *u,
 int user_store_login_lookup(struct pg_pool *pg, const char *slug, const char *email,
 			    pg_result_cb cb, void *arg) MUST_CHECK;
 
-/* Registration: one row, the new user's id; SQLSTATE 23505 when the e-mail is taken. */
-int user_store_insert(struct pg_pool *pg, const char *tenant_id, const struct register_req *r,
+/* Registration, inside the transaction that also writes its event: one row, read with
+ * user_registered_from_row(); SQLSTATE 23505 when the e-mail is taken. */
+int user_store_insert(struct pg_tx *tx, const char *tenant_id, const struct register_req *r,
 		      const char *password_hash, pg_result_cb cb, void *arg) MUST_CHECK;
+/* Fills id, tenant_id, email (as stored), full_name, register_mode and register_date (ISO 8601
+ * with milliseconds) of u from user_store_insert's row; the other members are zeroed.
+ * Strings borrowed from res. */
+void user_registered_from_row(const PGresult *res, int row, struct user *u);
 
 /* USER_COLS of one user (zero or one row). */
 int user_store_get(struct pg_pool *pg, const char *user_id, pg_result_cb cb, void *arg) MUST_CHECK;

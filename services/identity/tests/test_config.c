@@ -1,6 +1,7 @@
 /*
  * test_config.c - identity's configuration: defaults load in FR_ENV=local, any other
- * environment refuses every built-in secret, bounds and the key-encryption key format.
+ * environment refuses every built-in secret (the broker's "guest" password included), bounds
+ * and the key-encryption key format.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,6 +41,7 @@ static void set_production_secrets(void)
 	setenv("FR_ADMIN_PASSWORD", "a-long-production-password", 1);
 	setenv("IDENTITY_KEY_ENCRYPTION_KEY",
 	       "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);
+	setenv("FR_AMQP_PASSWORD", "a-production-broker-password", 1);
 }
 
 static void test_config_local_defaults_load(void **state)
@@ -61,6 +63,13 @@ static void test_config_local_defaults_load(void **state)
 	assert_string_equal(cfg.admin_email, "admin@flatrender.local");
 	assert_string_equal(cfg.database_url,
 			    "postgresql://identity:identity@127.0.0.1:5432/flatrender");
+	assert_string_equal(cfg.amqp_host, "127.0.0.1");
+	assert_int_equal(cfg.amqp_port, 5672);
+	assert_string_equal(cfg.amqp_user, "guest");
+	assert_string_equal(cfg.amqp_password, "guest");
+	assert_string_equal(cfg.amqp_vhost, "/");
+	assert_int_equal(cfg.outbox_poll_ms, 1000);
+	assert_int_equal(cfg.outbox_batch, 100);
 	assert_int_equal(identity_config_kek(&cfg, kek), 0);
 	assert_memory_equal(kek, "flatrender-local-key-not-secret!", 32);
 	identity_config_free(&cfg);
@@ -70,7 +79,8 @@ static void test_config_local_defaults_load(void **state)
 static void test_config_production_refuses_each_default_secret(void **state)
 {
 	static const char *const secrets[] = {"FR_INTERNAL_SECRET", "FR_ADMIN_PASSWORD",
-					      "IDENTITY_KEY_ENCRYPTION_KEY", NULL};
+					      "IDENTITY_KEY_ENCRYPTION_KEY", "FR_AMQP_PASSWORD",
+					      NULL};
 	char err[256];
 
 	(void)state;
@@ -126,6 +136,18 @@ static void test_config_bounds_and_log_level(void **state)
 	setenv("FR_LOG_LEVEL", "loud", 1);
 	assert_int_equal(load(err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "FR_LOG_LEVEL"));
+	unsetenv("FR_LOG_LEVEL");
+	setenv("IDENTITY_OUTBOX_BATCH", "0", 1);
+	assert_int_equal(load(err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "IDENTITY_OUTBOX_BATCH"));
+	unsetenv("IDENTITY_OUTBOX_BATCH");
+	setenv("IDENTITY_OUTBOX_POLL_MS", "5", 1);
+	assert_int_equal(load(err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "IDENTITY_OUTBOX_POLL_MS"));
+	unsetenv("IDENTITY_OUTBOX_POLL_MS");
+	setenv("FR_AMQP_PORT", "0", 1);
+	assert_int_equal(load(err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "FR_AMQP_PORT"));
 }
 
 int main(void)

@@ -1,8 +1,10 @@
 /*
  * test_store.c - identity's SQL against a real PostgreSQL (skipped unless FR_TEST_PG_URL is
- * set): migrations, registration and the unique e-mail, the login lookup, a session with
- * refresh-token rotation and reuse detection, listing and revocation, the profile update,
- * and two keyrings (replicas) sharing one signing key.
+ * set): migrations, the default tenant created once, registration and the unique e-mail, the
+ * login lookup, a session with refresh-token rotation and reuse detection, listing and
+ * revocation (each answering the row it changed, or none), events committed and rolled back
+ * with their change in one transaction, the profile update, and two keyrings (replicas)
+ * sharing one signing key.
  *
  * Each run migrates a throwaway schema identity_t_<random> and drops it at the end.
  */
@@ -19,9 +21,11 @@
 #include <string.h>
 
 #include "common/crypto.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/migrate.h"
 #include "common/pg.h"
+#include "identity_events.h"
 #include "key_store.h"
 #include "keyring.h"
 #include "session_store.h"
@@ -153,7 +157,7 @@ static int setup(void **state)
 	snprintf(f->schema, sizeof(f->schema), "identity_t_%s", hex);
 	f->url = url;
 	if (migrate_run(url, f->schema, dir != NULL ? dir : "migrations/identity", err,
-			sizeof(err)) != 1)
+			sizeof(err)) < 2) /* 0001_init, 0002_events, ... */
 		fail_msg("migrate: %s", err);
 	f->base = event_base_new();
 	pg_pool_opts_default(&o);
@@ -187,27 +191,105 @@ static int teardown(void **state)
 			skip();                                                                    \
 	} while (0)
 
+static struct pg_tx *begin(struct fixture *f)
+{
+	struct waiter w = {0};
+
+	assert_int_equal(pg_tx_begin(f->pg, on_begin, &w), 0);
+	run_until(f, &w.done);
+	if (w.tx == NULL)
+		fail_msg("begin: %s", w.err);
+	return w.tx;
+}
+
+static void commit(struct fixture *f, struct pg_tx *tx)
+{
+	struct waiter w = {0};
+
+	pg_tx_commit(tx, on_done, &w);
+	wait_ok(f, &w);
+}
+
+static void rollback(struct fixture *f, struct pg_tx *tx)
+{
+	struct waiter w = {0};
+
+	pg_tx_rollback(tx, on_done, &w);
+	wait_ok(f, &w);
+}
+
+/* One statement of tx: waits and asserts success; the result is w's (waiter_reset it). */
+#define TX_OK(f, w, call)                                                                          \
+	do {                                                                                       \
+		assert_int_equal((call), 0);                                                       \
+		wait_ok((f), (w));                                                                 \
+	} while (0)
+
+/* Ensures tenant "default" in its own transaction; fills f->tenant_id, returns whether this
+ * call created it. check: also assert the row's other columns. */
+static bool ensure_default(struct fixture *f, bool check)
+{
+	struct waiter w = {0};
+	struct pg_tx *tx = begin(f);
+	struct tenant t;
+	bool created;
+
+	TX_OK(f, &w, tenant_store_ensure_default(tx, "admin@example.com", on_result, &w));
+	assert_int_equal(PQntuples(w.res), 1);
+	created = tenant_created_from_row(w.res, 0, &t);
+	snprintf(f->tenant_id, sizeof(f->tenant_id), "%s", t.id);
+	if (check) {
+		assert_true(uuid_valid(t.id));
+		assert_string_equal(t.slug, "default");
+		assert_string_equal(t.name, "Default");
+		assert_string_equal(t.kind, "Internal");
+		assert_string_equal(t.status, "Active");
+		assert_int_equal(strlen(t.created_at), strlen("2026-05-27T10:15:00.123Z"));
+		assert_int_equal(t.created_at[23], 'Z');
+	}
+	waiter_reset(&w);
+	commit(f, tx);
+	return created;
+}
+
+/* Inserts a user in tx; fills f->user_id (and u's strings, valid until w is reset). */
+static void insert_user(struct fixture *f, struct pg_tx *tx, struct waiter *w, const char *email,
+			struct user *u)
+{
+	struct register_req r = {
+		.tenant_slug = "default", .full_name = "Ada", .accept_terms = true};
+
+	snprintf(r.email, sizeof(r.email), "%s", email);
+	TX_OK(f, w, user_store_insert(tx, f->tenant_id, &r, "$argon2id$fake", on_result, w));
+	assert_int_equal(PQntuples(w->res), 1);
+	user_registered_from_row(w->res, 0, u);
+	snprintf(f->user_id, sizeof(f->user_id), "%s", u->id);
+}
+
 /* Tenant "default" and one user; fills f->tenant_id and f->user_id. */
 static void make_user(struct fixture *f, const char *email)
 {
 	struct waiter w = {0};
-	struct register_req r = {.tenant_slug = "default",
-				 .password = NULL,
-				 .full_name = "Ada",
-				 .accept_terms = true};
-	PGresult *res;
+	struct pg_tx *tx;
+	struct user u;
 
-	assert_int_equal(tenant_store_ensure_default(f->pg, "admin@example.com", on_result, &w), 0);
-	res = wait_ok(f, &w);
-	assert_int_equal(PQntuples(res), 1);
-	snprintf(f->tenant_id, sizeof(f->tenant_id), "%s", PQgetvalue(res, 0, 0));
+	(void)ensure_default(f, false);
+	tx = begin(f);
+	insert_user(f, tx, &w, email, &u);
 	waiter_reset(&w);
-	snprintf(r.email, sizeof(r.email), "%s", email);
-	assert_int_equal(
-		user_store_insert(f->pg, f->tenant_id, &r, "$argon2id$fake", on_result, &w), 0);
-	res = wait_ok(f, &w);
-	snprintf(f->user_id, sizeof(f->user_id), "%s", PQgetvalue(res, 0, 0));
-	waiter_reset(&w);
+	commit(f, tx);
+}
+
+/* Rows of a query on the pool (the caller PQclears). */
+static PGresult *query(struct fixture *f, const char *sql, const char *param)
+{
+	struct waiter w = {0};
+
+	assert_int_equal(pg_query(f->pg, sql, param != NULL ? 1 : 0,
+				  param != NULL ? (const char *const[]){param} : NULL, on_result,
+				  &w),
+			 0);
+	return wait_ok(f, &w);
 }
 
 static void test_store_register_unique_email_and_lookup(void **state)
@@ -217,21 +299,25 @@ static void test_store_register_unique_email_and_lookup(void **state)
 	struct waiter w = {0};
 	struct tenant t;
 	struct user u;
+	struct pg_tx *tx;
 	PGresult *res;
+	char first[37];
 
 	NEED_PG(f);
+	/* the default tenant is created once: the first call says so, the second finds it */
+	assert_true(ensure_default(f, true));
+	snprintf(first, sizeof(first), "%s", f->tenant_id);
+	assert_false(ensure_default(f, true));
+	assert_string_equal(f->tenant_id, first);
 	make_user(f, "ada@example.com");
-	/* the default tenant is created once */
-	assert_int_equal(tenant_store_ensure_default(f->pg, "x@example.com", on_result, &w), 0);
-	res = wait_ok(f, &w);
-	assert_string_equal(PQgetvalue(res, 0, 0), f->tenant_id);
-	waiter_reset(&w);
 	/* same e-mail, other case: unique violation */
 	snprintf(r.email, sizeof(r.email), "ADA@example.com");
-	assert_int_equal(user_store_insert(f->pg, f->tenant_id, &r, "h", on_result, &w), 0);
+	tx = begin(f);
+	assert_int_equal(user_store_insert(tx, f->tenant_id, &r, "h", on_result, &w), 0);
 	run_until(f, &w.done);
 	assert_string_equal(w.sqlstate, "23505");
 	waiter_reset(&w);
+	rollback(f, tx);
 	/* login lookup, case-insensitive */
 	assert_int_equal(
 		user_store_login_lookup(f->pg, "default", "Ada@Example.com", on_result, &w), 0);
@@ -291,14 +377,6 @@ static PGresult *lock_token(struct fixture *f, struct waiter *tw, const char *ha
 	return res;
 }
 
-static void commit(struct fixture *f, struct pg_tx *tx)
-{
-	struct waiter w = {0};
-
-	pg_tx_commit(tx, on_done, &w);
-	wait_ok(f, &w);
-}
-
 static void test_store_refresh_rotation_and_reuse(void **state)
 {
 	struct fixture *f = *state;
@@ -335,9 +413,14 @@ static void test_store_refresh_rotation_and_reuse(void **state)
 	res = lock_token(f, &tw, h1);
 	assert_true(pg_bool(res, 0, REFRESH_COL_USED));
 	PQclear(res);
-	assert_int_equal(session_store_revoke_tx(tw.tx, sid, "refresh_token_reused", on_result, &w),
-			 0);
-	wait_ok(f, &w);
+	TX_OK(f, &w,
+	      session_store_revoke_reused(tw.tx, sid, "refresh_token_reused", on_result, &w));
+	assert_int_equal(PQntuples(w.res), 1); /* revoked now */
+	assert_string_equal(PQgetvalue(w.res, 0, 0), sid);
+	waiter_reset(&w);
+	TX_OK(f, &w,
+	      session_store_revoke_reused(tw.tx, sid, "refresh_token_reused", on_result, &w));
+	assert_int_equal(PQntuples(w.res), 0); /* already revoked: nothing changed, no event */
 	waiter_reset(&w);
 	commit(f, tw.tx);
 	memset(&tw, 0, sizeof(tw));
@@ -362,6 +445,8 @@ static void test_store_sessions_list_revoke_state(void **state)
 	struct waiter w = {0};
 	struct session_state st;
 	struct session_view v;
+	struct revoked_session rs;
+	struct pg_tx *tx;
 	PGresult *res;
 
 	NEED_PG(f);
@@ -381,20 +466,28 @@ static void test_store_sessions_list_revoke_state(void **state)
 	assert_null(v.user_agent);
 	waiter_reset(&w);
 	/* another user cannot revoke it */
-	assert_int_equal(session_store_revoke_active(f->pg, s1, s2, "user_revoked", on_result, &w),
-			 0);
-	assert_int_equal(PQntuples(wait_ok(f, &w)), 0);
+	tx = begin(f);
+	TX_OK(f, &w, session_store_revoke_active(tx, s1, s2, "user_revoked", on_result, &w));
+	assert_int_equal(PQntuples(w.res), 0);
 	waiter_reset(&w);
-	assert_int_equal(
-		session_store_revoke_active(f->pg, s1, f->user_id, "user_revoked", on_result, &w),
-		0);
-	assert_int_equal(PQntuples(wait_ok(f, &w)), 1);
+	TX_OK(f, &w,
+	      session_store_revoke_active(tx, s1, f->user_id, "user_revoked", on_result, &w));
+	assert_int_equal(PQntuples(w.res), 1);
+	revoked_session_from_row(w.res, 0, &rs);
+	assert_string_equal(rs.session_id, s1);
+	assert_string_equal(rs.user_id, f->user_id);
+	assert_string_equal(rs.tenant_id, f->tenant_id);
+	assert_non_null(strchr(rs.revoked_at, '.'));
 	waiter_reset(&w);
-	assert_int_equal(
-		session_store_revoke_active(f->pg, s1, f->user_id, "user_revoked", on_result, &w),
-		0);
-	assert_int_equal(PQntuples(wait_ok(f, &w)), 0); /* already revoked */
+	TX_OK(f, &w,
+	      session_store_revoke_active(tx, s1, f->user_id, "user_revoked", on_result, &w));
+	assert_int_equal(PQntuples(w.res), 0); /* already revoked */
 	waiter_reset(&w);
+	/* logout: the caller's session unless already revoked */
+	TX_OK(f, &w, session_store_revoke(tx, s1, f->user_id, "logout", on_result, &w));
+	assert_int_equal(PQntuples(w.res), 0);
+	waiter_reset(&w);
+	commit(f, tx);
 	assert_int_equal(session_store_state(f->pg, s1, on_result, &w), 0);
 	res = wait_ok(f, &w);
 	session_state_from_row(res, 0, &st);
@@ -433,6 +526,85 @@ static void test_store_profile_update(void **state)
 	assert_true(u.sms_tell_me);
 	assert_true(u.email_tell_me); /* untouched */
 	waiter_reset(&w);
+}
+
+/* Registers email with its event in one transaction, ended with commit or rollback. */
+static void register_with_event(struct fixture *f, const char *email, const char *trace_id,
+				bool keep)
+{
+	struct waiter w = {0}, e = {0};
+	struct pg_tx *tx = begin(f);
+	struct user u;
+
+	insert_user(f, tx, &w, email, &u);
+	TX_OK(f, &e,
+	      identity_event_add(tx, f->schema, EV_USER_REGISTERED, trace_id,
+				 user_registered_data(&u, false), u.id, on_result, &e));
+	waiter_reset(&e);
+	waiter_reset(&w);
+	if (keep)
+		commit(f, tx);
+	else
+		rollback(f, tx);
+}
+
+static const char *str_at(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	assert_true(json_object_object_get_ex(o, key, &v));
+	return json_object_get_string(v);
+}
+
+static void test_store_event_commits_with_its_change(void **state)
+{
+	struct fixture *f = *state;
+	json_object *env, *data = NULL;
+	PGresult *res;
+
+	NEED_PG(f);
+	(void)ensure_default(f, false);
+	register_with_event(f, "Event.Commit@Example.com", "req-commit-1", true);
+	res = query(f,
+		    "SELECT event_type, aggregate_id, payload, sent_at IS NULL FROM outbox"
+		    " WHERE aggregate_id = $1",
+		    f->user_id);
+	assert_int_equal(PQntuples(res), 1);
+	assert_string_equal(PQgetvalue(res, 0, 0), EV_USER_REGISTERED);
+	assert_string_equal(PQgetvalue(res, 0, 1), f->user_id);
+	assert_true(pg_bool(res, 0, 3)); /* waits for the relay */
+	env = json_parse_strict(PQgetvalue(res, 0, 2), strlen(PQgetvalue(res, 0, 2)), NULL);
+	assert_non_null(env);
+	assert_string_equal(str_at(env, "event_type"), EV_USER_REGISTERED);
+	assert_string_equal(str_at(env, "producer"), "identity");
+	assert_string_equal(str_at(env, "tenant_id"), f->tenant_id);
+	assert_string_equal(str_at(env, "trace_id"), "req-commit-1");
+	assert_true(json_object_object_get_ex(env, "data", &data));
+	assert_string_equal(str_at(data, "user_id"), f->user_id);
+	assert_string_equal(str_at(data, "tenant_id"), f->tenant_id);
+	assert_string_equal(str_at(data, "email"), "event.commit@example.com"); /* as stored */
+	assert_string_equal(str_at(data, "full_name"), "Ada");
+	assert_string_equal(str_at(data, "register_mode"), "Email");
+	assert_int_equal(str_at(data, "registered_at")[23], 'Z');
+	json_object_put(env);
+	PQclear(res);
+}
+
+static void test_store_event_rolls_back_with_its_change(void **state)
+{
+	struct fixture *f = *state;
+	PGresult *res;
+
+	NEED_PG(f);
+	(void)ensure_default(f, false);
+	register_with_event(f, "event.rollback@example.com", "req-rollback-1", false);
+	res = query(f, "SELECT count(*) FROM users WHERE email_lower = $1",
+		    "event.rollback@example.com");
+	assert_string_equal(PQgetvalue(res, 0, 0), "0");
+	PQclear(res);
+	res = query(f, "SELECT count(*) FROM outbox WHERE aggregate_id = $1", f->user_id);
+	assert_string_equal(PQgetvalue(res, 0, 0), "0");
+	PQclear(res);
 }
 
 static void test_store_keyrings_share_one_key(void **state)
@@ -486,6 +658,8 @@ int main(void)
 		cmocka_unit_test(test_store_refresh_rotation_and_reuse),
 		cmocka_unit_test(test_store_sessions_list_revoke_state),
 		cmocka_unit_test(test_store_profile_update),
+		cmocka_unit_test(test_store_event_commits_with_its_change),
+		cmocka_unit_test(test_store_event_rolls_back_with_its_change),
 		cmocka_unit_test(test_store_keyrings_share_one_key),
 	};
 	log_init("test_store", LOG_LEVEL_WARN);
