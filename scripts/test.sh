@@ -329,6 +329,22 @@ tier_shutdown() {
 			fail_item shutdown "$d (exit $code; see $RUN/asan and $RUN/log/$d.log)"
 		fi
 	done
+	# every other process the tests started under the sanitizers (second gateway, event
+	# probe, ...) logs there too: any report fails the run
+	bad=0
+	for f in "$RUN"/asan/*; do
+		[ -s "$f" ] || continue
+		case ${f##*/} in identity.* | gateway.*) continue ;; esac
+		echo "sanitizer report $f:"
+		sed 's/^/    | /' "$f"
+		bad=1
+	done
+	if [ $bad = 0 ]; then
+		record shutdown 1 0
+		echo "test processes: no sanitizer report"
+	else
+		fail_item shutdown "sanitizer reports from test processes (see $RUN/asan)"
+	fi
 	shutdown_broker
 }
 
