@@ -59,7 +59,7 @@ if ! ready "$GW" || ! ready "$ID"; then
 	scripts/deps.sh
 	make --no-print-directory -j"$(nproc)" build >"$OUTDIR/build.log" 2>&1 ||
 		fr_die "make build failed (see $OUTDIR/build.log)"
-	mapfile -t STARTED < <(scripts/stack.sh status | awk '$1 ~ /^(pg|redis|identity|gateway)$/ && $2 != "running" {print $1}')
+	mapfile -t STARTED < <(scripts/stack.sh status | awk '$1 ~ /^(pg|redis|rabbitmq|identity|gateway)$/ && $2 != "running" {print $1}')
 	scripts/stack.sh up
 fi
 
