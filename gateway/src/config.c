@@ -6,10 +6,7 @@
  */
 #include "config.h"
 
-#include <stdio.h>
 #include <string.h>
-
-#include "common/log.h"
 
 #define S CFG_STR
 #define I CFG_INT
@@ -18,24 +15,7 @@
 	CFG_ROW(env, type, def, secret, struct gw_config, field, min, max, help)
 
 const struct cfg_item gw_config_items[] = {
-	ROW("FR_ENV", S, "local", false, env, 0, 0,
-	    "deployment name; anything but \"local\" refuses built-in secrets"),
-	ROW("FR_LOG_LEVEL", S, "info", false, log_level, 0, 0, "debug, info, warn or error"),
-	ROW("FR_INTERNAL_SECRET", S, GW_LOCAL_INTERNAL_SECRET, true, internal_secret, 0, 0,
-	    "HMAC key for the signed identity headers sent to services (iauth)"),
-	ROW("FR_JWT_ISSUER", S, "flatrender-identity", false, jwt_issuer, 0, 0,
-	    "required iss of access tokens"),
-	ROW("FR_JWT_AUDIENCE", S, "flatrender", false, jwt_audience, 0, 0,
-	    "required aud of access tokens"),
-	ROW("FR_REDIS_HOST", S, "127.0.0.1", false, redis_host, 0, 0, "Redis host (session cache)"),
-	ROW("FR_REDIS_PORT", I, "6379", false, redis_port, 1, 65535, "Redis port"),
-	ROW("FR_REDIS_PASSWORD", S, "", true, redis_password, 0, 0, "Redis AUTH password, empty = none"),
-	ROW("FR_AMQP_HOST", S, "127.0.0.1", false, amqp_host, 0, 0,
-	    "RabbitMQ host (session revocation events)"),
-	ROW("FR_AMQP_PORT", I, "5672", false, amqp_port, 1, 65535, "RabbitMQ port"),
-	ROW("FR_AMQP_USER", S, "guest", false, amqp_user, 0, 0, "RabbitMQ user"),
-	ROW("FR_AMQP_PASSWORD", S, "guest", true, amqp_password, 0, 0, "RabbitMQ password"),
-	ROW("FR_AMQP_VHOST", S, "/", false, amqp_vhost, 0, 0, "RabbitMQ virtual host"),
+	FR_COMMON_CFG_ROWS(struct gw_config, common),
 	ROW("GATEWAY_BIND", S, "127.0.0.1", false, bind, 0, 0, "listen address (0.0.0.0 in containers)"),
 	ROW("GATEWAY_PORT", I, "8080", false, port, 0, 65535, "listen port (0 = ephemeral)"),
 	ROW("GATEWAY_MAX_BODY_BYTES", I, "1048576", false, max_body_bytes, 0, 1073741824,
@@ -87,29 +67,9 @@ int gw_config_load(struct gw_config *cfg, char *err, size_t errlen)
 	memset(cfg, 0, sizeof(*cfg));
 	if (config_load(gw_config_items, gw_config_nitems, cfg, err, errlen) < 0)
 		return -1;
-	if (log_level_parse(cfg->log_level) < 0) {
-		snprintf(err, errlen, "FR_LOG_LEVEL: must be debug, info, warn or error");
+	if (fr_common_config_check(&cfg->common, err, errlen) < 0)
 		return -1;
-	}
-	if (cfg->internal_secret[0] == '\0') {
-		snprintf(err, errlen, "FR_INTERNAL_SECRET: must not be empty");
-		return -1;
-	}
-	if (strcmp(cfg->env, "local") != 0) {
-		if (strcmp(cfg->internal_secret, GW_LOCAL_INTERNAL_SECRET) == 0) {
-			snprintf(err, errlen,
-				 "FR_INTERNAL_SECRET: the built-in local default is refused when "
-				 "FR_ENV is not \"local\"");
-			return -1;
-		}
-		if (strlen(cfg->internal_secret) < 32) {
-			snprintf(err, errlen,
-				 "FR_INTERNAL_SECRET: must be at least 32 characters when FR_ENV is "
-				 "not \"local\"");
-			return -1;
-		}
-	}
-	return 0;
+	return fr_common_refuse_local_secrets(&cfg->common, NULL, 0, 0, err, errlen);
 }
 
 void gw_config_free(struct gw_config *cfg)

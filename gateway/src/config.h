@@ -11,25 +11,11 @@
 #include <stddef.h>
 
 #include "common/config.h"
-
-/* The built-in FR_INTERNAL_SECRET, accepted only when FR_ENV is "local". */
-#define GW_LOCAL_INTERNAL_SECRET "flatrender-local-internal-secret"
+#include "common/config_common.h"
 
 struct gw_config {
-	/* shared */
-	char *env;
-	char *log_level;
-	char *internal_secret;
-	char *jwt_issuer;
-	char *jwt_audience;
-	char *redis_host;
-	long redis_port;
-	char *redis_password;
-	char *amqp_host;
-	long amqp_port;
-	char *amqp_user;
-	char *amqp_password;
-	char *amqp_vhost;
+	/* FR_ENV, FR_LOG_LEVEL, FR_INTERNAL_SECRET, FR_JWT_*, FR_REDIS_*, FR_AMQP_* */
+	struct fr_common_config common;
 	/* listener and limits */
 	char *bind;
 	long port;
@@ -61,8 +47,9 @@ struct gw_config {
 extern const struct cfg_item gw_config_items[];
 extern const size_t gw_config_nitems;
 
-/* Loads cfg from the environment and checks the cross-field rules (FR_ENV other than "local"
- * refuses the built-in secret, known log level). On failure writes why into err and returns
+/* Loads cfg from the environment and checks the shared rules (config_common.h: known log
+ * level; FR_ENV other than "local" refuses the built-in FR_INTERNAL_SECRET and one shorter
+ * than 32, but accepts FR_AMQP_PASSWORD "guest"). On failure writes why into err and returns
  * -1; call gw_config_free() either way. */
 int gw_config_load(struct gw_config *cfg, char *err, size_t errlen) MUST_CHECK;
 void gw_config_free(struct gw_config *cfg);

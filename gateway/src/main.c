@@ -155,9 +155,9 @@ static int gw_make_redis(struct gw_main *m)
 	struct redis_opts ro;
 
 	redis_opts_default(&ro);
-	ro.host = m->cfg.redis_host;
-	ro.port = (int)m->cfg.redis_port;
-	ro.password = m->cfg.redis_password;
+	ro.host = m->cfg.common.redis_host;
+	ro.port = (int)m->cfg.common.redis_port;
+	ro.password = m->cfg.common.redis_password;
 	m->gw.redis = redis_new(m->gw.base, &ro);
 	return m->gw.redis != NULL ? 0 : -1;
 }
@@ -170,11 +170,11 @@ static int gw_make_events(struct gw_main *m)
 	struct amqp_opts ao;
 
 	amqp_opts_default(&ao);
-	ao.host = m->cfg.amqp_host;
-	ao.port = (int)m->cfg.amqp_port;
-	ao.user = m->cfg.amqp_user;
-	ao.password = m->cfg.amqp_password;
-	ao.vhost = m->cfg.amqp_vhost;
+	ao.host = m->cfg.common.amqp_host;
+	ao.port = (int)m->cfg.common.amqp_port;
+	ao.user = m->cfg.common.amqp_user;
+	ao.password = m->cfg.common.amqp_password;
+	ao.vhost = m->cfg.common.amqp_vhost;
 	ao.service = "gateway";
 	ao.metrics = gw->metrics;
 	if ((gw->amqp = amqp_new(gw->base, &ao)) == NULL)
@@ -217,7 +217,7 @@ static int gw_wire(struct gw_main *m, char *err, size_t errlen)
 	struct session_check_opts so;
 
 	gw->cfg = &m->cfg;
-	gw->verify = (struct jwt_verify_opts){m->cfg.jwt_issuer, m->cfg.jwt_audience,
+	gw->verify = (struct jwt_verify_opts){m->cfg.common.jwt_issuer, m->cfg.common.jwt_audience,
 					      GW_JWT_LEEWAY_S, 0};
 	if (extra_routes_parse(m->cfg.extra_routes, &m->extra, err, errlen) < 0 ||
 	    cors_init(&gw->cors, m->cfg.cors_origins, err, errlen) < 0)
@@ -233,7 +233,7 @@ static int gw_wire(struct gw_main *m, char *err, size_t errlen)
 	    (gw->tokens = token_cache_new((size_t)m->cfg.token_cache_size)) == NULL ||
 	    (gw->jwks = jwks_new(gw->base, gw->identity, gw->tokens, m->cfg.jwks_refresh_s)) == NULL)
 		return -1;
-	so = (struct session_check_opts){m->cfg.internal_secret, m->cfg.session_l1_ttl_ms,
+	so = (struct session_check_opts){m->cfg.common.internal_secret, m->cfg.session_l1_ttl_ms,
 					 (size_t)m->cfg.session_l1_size, m->cfg.session_redis_ttl_s};
 	if ((gw->sessions = session_check_new(gw->redis, gw->identity, gw->metrics, &so)) == NULL)
 		return -1;
@@ -261,7 +261,7 @@ static int gw_run(void)
 		log_error(NULL, "bad configuration", LS("error", err));
 		goto out;
 	}
-	log_init("gateway", (enum log_level)log_level_parse(m.cfg.log_level));
+	log_init("gateway", (enum log_level)log_level_parse(m.cfg.common.log_level));
 	config_log(gw_config_items, gw_config_nitems, &m.cfg);
 	if (gw_wire(&m, err, sizeof(err)) < 0) {
 		log_error(NULL, "cannot start", LS("error", err));

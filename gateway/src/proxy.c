@@ -337,7 +337,7 @@ static void proxy_add_iauth(struct gateway *gw, struct http_request *req, struct
 	time_t now = time(NULL);
 
 	proxy_utoa((uint64_t)now, ts);
-	iauth_sign(gw->cfg->internal_secret, now, http_request_method_str(req),
+	iauth_sign(gw->cfg->common.internal_secret, now, http_request_method_str(req),
 		   http_request_target(req), http_request_id(req), who, sig);
 	hs[(*k)++] = (struct http_client_header){"X-FR-Caller", who->caller};
 	hs[(*k)++] = (struct http_client_header){"X-FR-User-Id", who->user_id};

@@ -35,12 +35,12 @@ static void test_config_defaults(void **state)
 
 	(void)state;
 	assert_int_equal(gw_config_load(&c, err, sizeof(err)), 0);
-	assert_string_equal(c.env, "local");
-	assert_string_equal(c.internal_secret, GW_LOCAL_INTERNAL_SECRET);
+	assert_string_equal(c.common.env, "local");
+	assert_string_equal(c.common.internal_secret, FR_LOCAL_INTERNAL_SECRET);
 	assert_string_equal(c.identity_url, "http://127.0.0.1:8081");
 	assert_string_equal(c.cors_origins, "http://localhost:3000");
-	assert_string_equal(c.jwt_issuer, "flatrender-identity");
-	assert_string_equal(c.jwt_audience, "flatrender");
+	assert_string_equal(c.common.jwt_issuer, "flatrender-identity");
+	assert_string_equal(c.common.jwt_audience, "flatrender");
 	assert_int_equal(c.port, 8080);
 	assert_int_equal(c.max_body_bytes, 1048576);
 	assert_int_equal(c.max_header_bytes, 16384);
@@ -50,13 +50,13 @@ static void test_config_defaults(void **state)
 	assert_int_equal(c.session_redis_ttl_s, 4);
 	assert_int_equal(c.jwks_refresh_s, 300);
 	assert_string_equal(c.extra_routes, "");
-	assert_string_equal(c.amqp_host, "127.0.0.1");
-	assert_int_equal(c.amqp_port, 5672);
-	assert_string_equal(c.amqp_user, "guest");
-	assert_string_equal(c.amqp_password, "guest");
-	assert_string_equal(c.amqp_vhost, "/");
+	assert_string_equal(c.common.amqp_host, "127.0.0.1");
+	assert_int_equal(c.common.amqp_port, 5672);
+	assert_string_equal(c.common.amqp_user, "guest");
+	assert_string_equal(c.common.amqp_password, "guest");
+	assert_string_equal(c.common.amqp_vhost, "/");
 	gw_config_free(&c);
-	assert_null(c.env);
+	assert_null(c.common.env);
 }
 
 static void test_config_non_local_refuses_default_secret(void **state)
@@ -73,8 +73,14 @@ static void test_config_non_local_refuses_default_secret(void **state)
 	assert_int_equal(gw_config_load(&c, err, sizeof(err)), -1);
 	gw_config_free(&c);
 	setenv("FR_INTERNAL_SECRET", "0123456789abcdef0123456789abcdef-prod", 1);
+	/* the broker's built-in "guest" password is refused too, as in identity */
+	assert_int_equal(gw_config_load(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "FR_AMQP_PASSWORD"));
+	gw_config_free(&c);
+	setenv("FR_AMQP_PASSWORD", "a-real-broker-password", 1);
 	assert_int_equal(gw_config_load(&c, err, sizeof(err)), 0);
 	gw_config_free(&c);
+	unsetenv("FR_AMQP_PASSWORD");
 }
 
 static void test_config_local_accepts_default_secret(void **state)

@@ -53,7 +53,7 @@ void app_count(struct identity_app *app, const char *name, const char *result)
 int app_iauth_or_reply(struct identity_app *app, struct http_request *req, struct iauth *out,
 		       bool *signed_ok)
 {
-	enum iauth_result r = iauth_check(req, app->cfg->internal_secret, out);
+	enum iauth_result r = iauth_check(req, app->cfg->common.internal_secret, out);
 
 	*signed_ok = r == IAUTH_OK;
 	if (r != IAUTH_BAD)
@@ -236,8 +236,8 @@ void app_reply_tokens(struct identity_app *app, struct http_request *req, const 
 {
 	time_t now = time(NULL);
 	const struct jwt_key *k = keyring_signer(app->keys, now);
-	struct access_claims c = {.issuer = app->cfg->jwt_issuer,
-				  .audience = app->cfg->jwt_audience,
+	struct access_claims c = {.issuer = app->cfg->common.jwt_issuer,
+				  .audience = app->cfg->common.jwt_audience,
 				  .user_id = u->id,
 				  .tenant_id = t->id,
 				  .session_id = sid,

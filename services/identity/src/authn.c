@@ -107,8 +107,8 @@ static void authn_on_state(const struct pg_result *r, void *arg)
 static int authn_verify_token(struct authn_ctx *a, const char *tok, size_t len)
 {
 	const struct jwt_keyset *ks = keyring_keyset(a->app->keys);
-	struct jwt_verify_opts o = {.issuer = a->app->cfg->jwt_issuer,
-				    .audience = a->app->cfg->jwt_audience,
+	struct jwt_verify_opts o = {.issuer = a->app->cfg->common.jwt_issuer,
+				    .audience = a->app->cfg->common.jwt_audience,
 				    .leeway_s = AUTHN_LEEWAY_S};
 	json_object *claims = NULL;
 	char kid[128] = "";

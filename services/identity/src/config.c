@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "common/crypto.h"
-#include "common/log.h"
 
 #define S CFG_STR
 #define I CFG_INT
@@ -19,31 +18,12 @@
 	CFG_ROW(env, type, def, secret, struct identity_config, field, min, max, help)
 
 const struct cfg_item identity_config_items[] = {
-	ROW("FR_ENV", S, "local", false, env, 0, 0,
-	    "deployment name; anything but \"local\" refuses built-in secrets"),
-	ROW("FR_LOG_LEVEL", S, "info", false, log_level, 0, 0, "debug, info, warn or error"),
-	ROW("FR_INTERNAL_SECRET", S, IDENTITY_LOCAL_INTERNAL_SECRET, true, internal_secret, 0, 0,
-	    "HMAC key of the signed identity headers (iauth) shared with the gateway"),
-	ROW("FR_JWT_ISSUER", S, "flatrender-identity", false, jwt_issuer, 0, 0,
-	    "iss of the access tokens identity signs"),
-	ROW("FR_JWT_AUDIENCE", S, "flatrender", false, jwt_audience, 0, 0,
-	    "aud of the access tokens identity signs"),
-	ROW("FR_REDIS_HOST", S, "127.0.0.1", false, redis_host, 0, 0,
-	    "Redis host (login throttling, session cache invalidation)"),
-	ROW("FR_REDIS_PORT", I, "6379", false, redis_port, 1, 65535, "Redis port"),
-	ROW("FR_REDIS_PASSWORD", S, "", true, redis_password, 0, 0,
-	    "Redis AUTH password, empty = none"),
+	FR_COMMON_CFG_ROWS_BASE(struct identity_config, common),
 	ROW("FR_ADMIN_EMAIL", S, "admin@flatrender.local", false, admin_email, 0, 0,
 	    "platform admin created in tenant \"default\" at start-up when absent"),
 	ROW("FR_ADMIN_PASSWORD", S, IDENTITY_LOCAL_ADMIN_PASSWORD, true, admin_password, 0, 0,
 	    "that admin's initial password (never overwritten)"),
-	ROW("FR_AMQP_HOST", S, "127.0.0.1", false, amqp_host, 0, 0,
-	    "RabbitMQ host (events leave through the outbox)"),
-	ROW("FR_AMQP_PORT", I, "5672", false, amqp_port, 1, 65535, "RabbitMQ port"),
-	ROW("FR_AMQP_USER", S, "guest", false, amqp_user, 0, 0, "RabbitMQ user"),
-	ROW("FR_AMQP_PASSWORD", S, IDENTITY_LOCAL_AMQP_PASSWORD, true, amqp_password, 0, 0,
-	    "RabbitMQ password"),
-	ROW("FR_AMQP_VHOST", S, "/", false, amqp_vhost, 0, 0, "RabbitMQ virtual host"),
+	FR_COMMON_CFG_ROWS_AMQP(struct identity_config, common),
 	ROW("IDENTITY_BIND", S, "127.0.0.1", false, bind, 0, 0,
 	    "listen address (0.0.0.0 in containers)"),
 	ROW("IDENTITY_PORT", I, "8081", false, port, 0, 65535, "listen port (0 = ephemeral)"),
@@ -98,29 +78,18 @@ int identity_config_load(struct identity_config *cfg, char *err, size_t errlen)
 	return identity_config_check(cfg, err, errlen);
 }
 
-/* -1 with a message when a secret still has its built-in value outside FR_ENV=local. */
-static int cfg_refuse_default(const char *env, const char *val, const char *def, char *err,
-			      size_t errlen)
-{
-	if (strcmp(val, def) != 0)
-		return 0;
-	snprintf(err, errlen,
-		 "%s: the built-in local default is refused when FR_ENV is not \"local\"", env);
-	return -1;
-}
-
 int identity_config_check(const struct identity_config *cfg, char *err, size_t errlen)
 {
+	const struct fr_builtin_secret own[] = {
+		{"FR_ADMIN_PASSWORD", cfg->admin_password, IDENTITY_LOCAL_ADMIN_PASSWORD},
+		{"IDENTITY_KEY_ENCRYPTION_KEY", cfg->key_encryption_key, IDENTITY_LOCAL_KEK},
+	};
 	unsigned char kek[32];
 
-	if (log_level_parse(cfg->log_level) < 0) {
-		snprintf(err, errlen, "FR_LOG_LEVEL: must be debug, info, warn or error");
+	if (fr_common_config_check(&cfg->common, err, errlen) < 0)
 		return -1;
-	}
-	if (cfg->internal_secret[0] == '\0' || cfg->admin_password[0] == '\0') {
-		snprintf(err, errlen, "%s: must not be empty",
-			 cfg->internal_secret[0] == '\0' ? "FR_INTERNAL_SECRET"
-							 : "FR_ADMIN_PASSWORD");
+	if (cfg->admin_password[0] == '\0') {
+		snprintf(err, errlen, "FR_ADMIN_PASSWORD: must not be empty");
 		return -1;
 	}
 	if (strlen(cfg->admin_password) < 8 || strlen(cfg->admin_password) > 128) {
@@ -137,24 +106,10 @@ int identity_config_check(const struct identity_config *cfg, char *err, size_t e
 		return -1;
 	}
 	explicit_bzero(kek, sizeof(kek));
-	if (strcmp(cfg->env, "local") == 0)
-		return 0;
-	if (cfg_refuse_default("FR_INTERNAL_SECRET", cfg->internal_secret,
-			       IDENTITY_LOCAL_INTERNAL_SECRET, err, errlen) < 0 ||
-	    cfg_refuse_default("FR_ADMIN_PASSWORD", cfg->admin_password,
-			       IDENTITY_LOCAL_ADMIN_PASSWORD, err, errlen) < 0 ||
-	    cfg_refuse_default("IDENTITY_KEY_ENCRYPTION_KEY", cfg->key_encryption_key,
-			       IDENTITY_LOCAL_KEK, err, errlen) < 0 ||
-	    cfg_refuse_default("FR_AMQP_PASSWORD", cfg->amqp_password, IDENTITY_LOCAL_AMQP_PASSWORD,
-			       err, errlen) < 0)
-		return -1;
-	if (strlen(cfg->internal_secret) < 32) {
-		snprintf(err, errlen,
-			 "FR_INTERNAL_SECRET: must be at least 32 characters when FR_ENV is not "
-			 "\"local\"");
-		return -1;
-	}
-	return 0;
+	/* the built-in FR_INTERNAL_SECRET, then these, then FR_AMQP_PASSWORD "guest", then a
+	 * short FR_INTERNAL_SECRET */
+	return fr_common_refuse_local_secrets(&cfg->common, own, sizeof(own) / sizeof(own[0]), 0,
+					      err, errlen);
 }
 
 int identity_config_kek(const struct identity_config *cfg, unsigned char out[32])

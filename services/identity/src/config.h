@@ -11,33 +11,21 @@
 #include <stddef.h>
 
 #include "common/config.h"
+#include "common/config_common.h"
 
-/* Built-in local defaults of the secrets; refused when FR_ENV is not "local". */
-#define IDENTITY_LOCAL_INTERNAL_SECRET "flatrender-local-internal-secret"
+/* Built-in local defaults of identity's own secrets; refused when FR_ENV is not "local" (the
+ * shared ones, FR_LOCAL_INTERNAL_SECRET and FR_LOCAL_AMQP_PASSWORD, are in config_common.h). */
 #define IDENTITY_LOCAL_ADMIN_PASSWORD "flatrender-admin"
-/* RabbitMQ's well-known default; a broker credential like any other secret. */
-#define IDENTITY_LOCAL_AMQP_PASSWORD "guest"
 /* hex of "flatrender-local-key-not-secret!" (32 bytes) */
 #define IDENTITY_LOCAL_KEK "666c617472656e6465722d6c6f63616c2d6b65792d6e6f742d73656372657421"
 
 struct identity_config {
-	/* shared */
-	char *env;
-	char *log_level;
-	char *internal_secret;
-	char *jwt_issuer;
-	char *jwt_audience;
-	char *redis_host;
-	long redis_port;
-	char *redis_password;
+	/* FR_ENV, FR_LOG_LEVEL, FR_INTERNAL_SECRET, FR_JWT_*, FR_REDIS_*, FR_AMQP_* (the broker:
+	 * events leave through the outbox) */
+	struct fr_common_config common;
+	/* platform admin */
 	char *admin_email;
 	char *admin_password;
-	/* broker (events leave through the outbox) */
-	char *amqp_host;
-	long amqp_port;
-	char *amqp_user;
-	char *amqp_password;
-	char *amqp_vhost;
 	/* listener */
 	char *bind;
 	long port;

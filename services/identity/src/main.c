@@ -115,9 +115,9 @@ static struct redis *main_redis(const struct identity_app *app)
 	struct redis_opts o;
 
 	redis_opts_default(&o);
-	o.host = app->cfg->redis_host;
-	o.port = (int)app->cfg->redis_port;
-	o.password = app->cfg->redis_password;
+	o.host = app->cfg->common.redis_host;
+	o.port = (int)app->cfg->common.redis_port;
+	o.password = app->cfg->common.redis_password;
 	o.command_timeout_ms = 250; /* throttling falls back to memory beyond this */
 	return redis_new(app->base, &o);
 }
@@ -128,11 +128,11 @@ static struct amqp *main_amqp(const struct identity_app *app)
 	struct amqp_opts o;
 
 	amqp_opts_default(&o);
-	o.host = app->cfg->amqp_host;
-	o.port = (int)app->cfg->amqp_port;
-	o.user = app->cfg->amqp_user;
-	o.password = app->cfg->amqp_password;
-	o.vhost = app->cfg->amqp_vhost;
+	o.host = app->cfg->common.amqp_host;
+	o.port = (int)app->cfg->common.amqp_port;
+	o.user = app->cfg->common.amqp_user;
+	o.password = app->cfg->common.amqp_password;
+	o.vhost = app->cfg->common.amqp_vhost;
 	o.service = "identity";
 	o.metrics = app->metrics;
 	return amqp_new(app->base, &o);
@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 		log_error(NULL, "configuration refused", LS("error", err));
 		goto out;
 	}
-	log_init("identity", (enum log_level)log_level_parse(cfg.log_level));
+	log_init("identity", (enum log_level)log_level_parse(cfg.common.log_level));
 	config_log(identity_config_items, identity_config_nitems, &cfg);
 	if (evthread_use_pthreads() != 0 || main_migrate(&cfg) < 0)
 		goto out;

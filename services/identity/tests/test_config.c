@@ -52,7 +52,7 @@ static void test_config_local_defaults_load(void **state)
 
 	(void)state;
 	assert_int_equal(identity_config_load(&cfg, err, sizeof(err)), 0);
-	assert_string_equal(cfg.env, "local");
+	assert_string_equal(cfg.common.env, "local");
 	assert_int_equal(cfg.port, 8081);
 	assert_int_equal(cfg.access_ttl_s, 900);
 	assert_int_equal(cfg.refresh_ttl_s, 2592000);
@@ -63,17 +63,17 @@ static void test_config_local_defaults_load(void **state)
 	assert_string_equal(cfg.admin_email, "admin@flatrender.local");
 	assert_string_equal(cfg.database_url,
 			    "postgresql://identity:identity@127.0.0.1:5432/flatrender");
-	assert_string_equal(cfg.amqp_host, "127.0.0.1");
-	assert_int_equal(cfg.amqp_port, 5672);
-	assert_string_equal(cfg.amqp_user, "guest");
-	assert_string_equal(cfg.amqp_password, "guest");
-	assert_string_equal(cfg.amqp_vhost, "/");
+	assert_string_equal(cfg.common.amqp_host, "127.0.0.1");
+	assert_int_equal(cfg.common.amqp_port, 5672);
+	assert_string_equal(cfg.common.amqp_user, "guest");
+	assert_string_equal(cfg.common.amqp_password, "guest");
+	assert_string_equal(cfg.common.amqp_vhost, "/");
 	assert_int_equal(cfg.outbox_poll_ms, 1000);
 	assert_int_equal(cfg.outbox_batch, 100);
 	assert_int_equal(identity_config_kek(&cfg, kek), 0);
 	assert_memory_equal(kek, "flatrender-local-key-not-secret!", 32);
 	identity_config_free(&cfg);
-	assert_null(cfg.env);
+	assert_null(cfg.common.env);
 }
 
 static void test_config_production_refuses_each_default_secret(void **state)
