@@ -45,29 +45,6 @@ _REGEX_FORMAT = jsonschema.FormatChecker(formats=("regex",))
 NOT_UUID_IDS = {"trace_id"}  # a request id ([A-Za-z0-9._-]{1,64}), not necessarily a UUID
 
 
-class Report:
-    """Collects PASS/FAIL lines (same output as run.py)."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, problems):
-        if callable(problems):
-            try:
-                problems = problems()
-            except Exception as e:  # a checker bug or a document too broken to walk
-                problems = ["check crashed: %s: %s" % (type(e).__name__, e)]
-        if problems:
-            self.failed += 1
-            print("FAIL  %s" % name)
-            for p in problems[:50]:
-                print("        - %s" % p)
-            if len(problems) > 50:
-                print("        - ... and %d more" % (len(problems) - 50))
-        else:
-            self.passed += 1
-            print("PASS  %s" % name)
 
 
 # ---- loading --------------------------------------------------------------------------------
@@ -401,7 +378,7 @@ def main(argv):
                     help="daemon binary directory (passed to every contract check; unused here)")
     args = ap.parse_args(argv)
     events_dir = os.path.join(os.path.abspath(args.contracts), "events")
-    report = Report()
+    report = oaslib.Report()
     envelope, types, load_problems = load_schemas(events_dir)
     report.check("events/*.yaml: every file loads, no event type defined twice (%d types)"
                  % len(types), load_problems)

@@ -239,3 +239,28 @@ def path_template_params(template):
 def normalise_template(template):
     """'/v1/auth/sessions/{session_id}' -> '/v1/auth/sessions/{}' (param names do not matter)."""
     return re.sub(r"\{[^}/]*\}", "{}", template)
+
+
+class Report:
+    """Collects the PASS/FAIL lines every contract check prints, and the final tally."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, problems):
+        if callable(problems):
+            try:
+                problems = problems()
+            except Exception as e:  # a checker bug or a document too broken to walk
+                problems = ["check crashed: %s: %s" % (type(e).__name__, e)]
+        if problems:
+            self.failed += 1
+            print("FAIL  %s" % name)
+            for p in problems[:50]:
+                print("        - %s" % p)
+            if len(problems) > 50:
+                print("        - ... and %d more" % (len(problems) - 50))
+        else:
+            self.passed += 1
+            print("PASS  %s" % name)

@@ -55,29 +55,6 @@ PATH_ITEM_KEYS = set(oaslib.HTTP_METHODS) | {"$ref", "summary", "description", "
                                              "parameters"}
 
 
-class Report:
-    """Collects PASS/FAIL lines."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, problems):
-        if callable(problems):
-            try:
-                problems = problems()
-            except Exception as e:  # a checker bug or a document too broken to walk
-                problems = ["check crashed: %s: %s" % (type(e).__name__, e)]
-        if problems:
-            self.failed += 1
-            print("FAIL  %s" % name)
-            for p in problems[:50]:
-                print("        - %s" % p)
-            if len(problems) > 50:
-                print("        - ... and %d more" % (len(problems) - 50))
-        else:
-            self.passed += 1
-            print("PASS  %s" % name)
 
 
 # ---- walking a document ---------------------------------------------------------------------
@@ -456,7 +433,7 @@ def main(argv):
     ap.add_argument("--no-routes", action="store_true", help="only the structural checks")
     args = ap.parse_args(argv)
     contracts_dir = os.path.abspath(args.contracts)
-    report, loader = Report(), oaslib.Loader()
+    report, loader = oaslib.Report(), oaslib.Loader()
     files = sorted(glob.glob(os.path.join(contracts_dir, "common", "*.yaml")))
     files += sorted(glob.glob(os.path.join(contracts_dir, "rest", "*.yaml")))
     if not files:
