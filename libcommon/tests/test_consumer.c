@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/pg.h"
+#include "event_test_util.h"
 
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
@@ -41,40 +42,9 @@ static int g_nqueues;
 
 /* ---- helpers: time, blocking SQL, plain AMQP (set-up and checks only) --------------------- */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void quiet_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-/* Runs sql; the first column of the first row as a number (0 for commands), -1 on error. */
 static long long pq_num(const char *sql)
 {
-	PGconn *c = PQconnectdb(g_url);
-	PGresult *r = NULL;
-	long long v = -1;
-
-	if (PQstatus(c) == CONNECTION_OK) {
-		PQsetNoticeProcessor(c, quiet_notice, NULL);
-		r = PQexec(c, sql);
-		if (PQresultStatus(r) == PGRES_COMMAND_OK)
-			v = 0;
-		else if (PQresultStatus(r) == PGRES_TUPLES_OK)
-			v = PQntuples(r) > 0 ? atoll(PQgetvalue(r, 0, 0)) : 0;
-		else
-			fprintf(stderr, "pq_num: %s", PQerrorMessage(c));
-	}
-	PQclear(r);
-	PQfinish(c);
-	return v;
+	return etu_pq_num(g_url, sql);
 }
 
 static long long count_where(const char *table, const char *event_id)
@@ -86,33 +56,14 @@ static long long count_where(const char *table, const char *event_id)
 	return pq_num(sql);
 }
 
-static int rmq_ok(amqp_rpc_reply_t r)
-{
-	return r.reply_type == AMQP_RESPONSE_NORMAL ? 0 : -1;
-}
-
 static int rmq_open(void)
 {
-	amqp_socket_t *s;
-
-	g_rmq = amqp_new_connection();
-	s = amqp_tcp_socket_new(g_rmq);
-	if (!s || amqp_socket_open(s, "127.0.0.1", g_amqp_port) != AMQP_STATUS_OK)
-		return -1;
-	if (rmq_ok(amqp_login(g_rmq, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest")))
-		return -1;
-	amqp_channel_open(g_rmq, 1);
-	return rmq_ok(amqp_get_rpc_reply(g_rmq));
+	return etu_rmq_open(g_amqp_port, &g_rmq);
 }
 
 static void rmq_close(void)
 {
-	if (!g_rmq)
-		return;
-	amqp_channel_close(g_rmq, 1, AMQP_REPLY_SUCCESS);
-	amqp_connection_close(g_rmq, AMQP_REPLY_SUCCESS);
-	amqp_destroy_connection(g_rmq);
-	g_rmq = NULL;
+	etu_rmq_close(&g_rmq);
 }
 
 static void rmq_publish(const char *rk, const char *body, size_t len)
@@ -136,10 +87,10 @@ static int rmq_get(const char *queue, char **reason, char **body)
 	amqp_message_t msg;
 	amqp_table_t *h;
 
-	assert_int_equal(rmq_ok(r), 0);
+	assert_int_equal(etu_rmq_ok(r), 0);
 	if (r.reply.id != AMQP_BASIC_GET_OK_METHOD)
 		return -1;
-	assert_int_equal(rmq_ok(amqp_read_message(g_rmq, 1, &msg, 0)), 0);
+	assert_int_equal(etu_rmq_ok(amqp_read_message(g_rmq, 1, &msg, 0)), 0);
 	*reason = strdup("");
 	h = (msg.properties._flags & AMQP_BASIC_HEADERS_FLAG) ? &msg.properties.headers : NULL;
 	for (int i = 0; h && i < h->num_entries; i++) {
@@ -283,18 +234,11 @@ static void fx_down(struct fx *f, bool delete_queues)
 	g_h = NULL;
 }
 
-typedef bool (*cond_fn)(void *arg);
+typedef etu_cond_fn cond_fn;
 
 static bool run_until(struct fx *f, cond_fn cond, void *arg, int ms)
 {
-	uint64_t end = now_ms() + (uint64_t)ms;
-	struct timeval slice = {0, 20000};
-
-	while (!(cond && cond(arg)) && now_ms() < end) {
-		event_base_loopexit(f->base, &slice);
-		event_base_dispatch(f->base);
-	}
-	return cond && cond(arg);
+	return etu_run_until(f->base, cond, arg, ms);
 }
 
 static bool amqp_up(void *arg)
@@ -601,7 +545,7 @@ static int group_setup(void **state)
 		return -1;
 	amqp_exchange_declare(g_rmq, 1, amqp_cstring_bytes(AMQP_EXCHANGE), amqp_cstring_bytes("topic"),
 			      0, 1, 0, 0, amqp_empty_table);
-	return rmq_ok(amqp_get_rpc_reply(g_rmq));
+	return etu_rmq_ok(amqp_get_rpc_reply(g_rmq));
 }
 
 static int group_teardown(void **state)

@@ -19,6 +19,7 @@
 #include "common/metrics.h"
 #include "common/outbox.h"
 #include "common/pg.h"
+#include "event_test_util.h"
 
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
@@ -52,69 +53,19 @@ static int g_ngot;
 
 /* ---- helpers: time, blocking SQL (set-up and checks only), plain AMQP ------------------- */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void quiet_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-/* Runs sql; returns the first column of the first row as a number (0 for commands), -1 on error. */
 static long long pq_num(const char *sql)
 {
-	PGconn *c = PQconnectdb(g_url);
-	PGresult *r = NULL;
-	long long v = -1;
-
-	if (PQstatus(c) == CONNECTION_OK) {
-		PQsetNoticeProcessor(c, quiet_notice, NULL);
-		r = PQexec(c, sql);
-		if (PQresultStatus(r) == PGRES_COMMAND_OK)
-			v = 0;
-		else if (PQresultStatus(r) == PGRES_TUPLES_OK)
-			v = PQntuples(r) > 0 ? atoll(PQgetvalue(r, 0, 0)) : 0;
-		else
-			fprintf(stderr, "pq_num: %s", PQerrorMessage(c));
-	}
-	PQclear(r);
-	PQfinish(c);
-	return v;
-}
-
-static int rmq_ok(amqp_rpc_reply_t r)
-{
-	return r.reply_type == AMQP_RESPONSE_NORMAL ? 0 : -1;
+	return etu_pq_num(g_url, sql);
 }
 
 static int rmq_open(void)
 {
-	amqp_socket_t *s;
-
-	g_rmq = amqp_new_connection();
-	s = amqp_tcp_socket_new(g_rmq);
-	if (!s || amqp_socket_open(s, "127.0.0.1", g_amqp_port) != AMQP_STATUS_OK)
-		return -1;
-	if (rmq_ok(amqp_login(g_rmq, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest")))
-		return -1;
-	amqp_channel_open(g_rmq, 1);
-	return rmq_ok(amqp_get_rpc_reply(g_rmq));
+	return etu_rmq_open(g_amqp_port, &g_rmq);
 }
 
 static void rmq_close(void)
 {
-	if (!g_rmq)
-		return;
-	amqp_channel_close(g_rmq, 1, AMQP_REPLY_SUCCESS);
-	amqp_connection_close(g_rmq, AMQP_REPLY_SUCCESS);
-	amqp_destroy_connection(g_rmq);
-	g_rmq = NULL;
+	etu_rmq_close(&g_rmq);
 }
 
 static char *bytes_dup(amqp_bytes_t b)
@@ -135,13 +86,13 @@ static void rmq_drain(void)
 		amqp_basic_get_ok_t *ok;
 		amqp_message_t msg;
 
-		assert_int_equal(rmq_ok(r), 0);
+		assert_int_equal(etu_rmq_ok(r), 0);
 		if (r.reply.id != AMQP_BASIC_GET_OK_METHOD)
 			return;
 		ok = r.reply.decoded;
 		assert_true(g_ngot < MAX_GOT);
 		g_got[g_ngot].rk = bytes_dup(ok->routing_key);
-		assert_int_equal(rmq_ok(amqp_read_message(g_rmq, 1, &msg, 0)), 0);
+		assert_int_equal(etu_rmq_ok(amqp_read_message(g_rmq, 1, &msg, 0)), 0);
 		g_got[g_ngot].mid = (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
 					    ? bytes_dup(msg.properties.message_id) : NULL;
 		g_got[g_ngot].body = bytes_dup(msg.body);
@@ -241,19 +192,11 @@ static void fx_down(struct fx *f)
 	memset(f, 0, sizeof(*f));
 }
 
-typedef bool (*cond_fn)(void *arg);
+typedef etu_cond_fn cond_fn;
 
-/* Runs the loop until cond(arg) holds (checked every 20 ms) or ms pass; returns cond. */
 static bool run_until(struct fx *f, cond_fn cond, void *arg, int ms)
 {
-	uint64_t end = now_ms() + (uint64_t)ms;
-	struct timeval slice = {0, 20000};
-
-	while (!(cond && cond(arg)) && now_ms() < end) {
-		event_base_loopexit(f->base, &slice);
-		event_base_dispatch(f->base);
-	}
-	return cond && cond(arg);
+	return etu_run_until(f->base, cond, arg, ms);
 }
 
 static bool never(void *arg)
@@ -705,16 +648,16 @@ static int group_setup(void **state)
 		return -1;
 	amqp_exchange_declare(g_rmq, 1, amqp_cstring_bytes(AMQP_EXCHANGE), amqp_cstring_bytes("topic"),
 			      0, 1, 0, 0, amqp_empty_table);
-	if (rmq_ok(amqp_get_rpc_reply(g_rmq)))
+	if (etu_rmq_ok(amqp_get_rpc_reply(g_rmq)))
 		return -1;
 	q = amqp_cstring_bytes(g_queue);
 	amqp_queue_declare(g_rmq, 1, q, 0, 0, 1, 0, amqp_empty_table);
-	if (rmq_ok(amqp_get_rpc_reply(g_rmq)))
+	if (etu_rmq_ok(amqp_get_rpc_reply(g_rmq)))
 		return -1;
 	snprintf(sql, sizeof(sql), "%s.#", g_domain);
 	amqp_queue_bind(g_rmq, 1, q, amqp_cstring_bytes(AMQP_EXCHANGE), amqp_cstring_bytes(sql),
 			amqp_empty_table);
-	return rmq_ok(amqp_get_rpc_reply(g_rmq));
+	return etu_rmq_ok(amqp_get_rpc_reply(g_rmq));
 }
 
 static int group_teardown(void **state)
