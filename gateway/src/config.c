@@ -35,6 +35,8 @@ const struct cfg_item gw_config_items[] = {
 	ROW("GATEWAY_ACCESS_LOG", B, "true", false, access_log, 0, 0, "one log line per request"),
 	ROW("GATEWAY_IDENTITY_URL", S, "http://127.0.0.1:8081", false, identity_url, 0, 0,
 	    "identity service base URL (http://host:port)"),
+	ROW("GATEWAY_BILLING_URL", S, "http://127.0.0.1:8082", false, billing_url, 0, 0,
+	    "billing service base URL (http://host:port)"),
 	ROW("GATEWAY_UPSTREAM_TIMEOUT_MS", I, "10000", false, upstream_timeout_ms, 1, 600000,
 	    "deadline of one upstream call (504 beyond)"),
 	ROW("GATEWAY_UPSTREAM_CONNECT_TIMEOUT_MS", I, "2000", false, upstream_connect_timeout_ms, 1,

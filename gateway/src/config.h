@@ -29,6 +29,7 @@ struct gw_config {
 	bool access_log;
 	/* upstreams */
 	char *identity_url;
+	char *billing_url;
 	long upstream_timeout_ms;
 	long upstream_connect_timeout_ms;
 	long upstream_pool;

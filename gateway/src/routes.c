@@ -13,25 +13,33 @@
 #include "extra_routes.h"
 #include "handler.h"
 
-static const struct gw_route R_IDENTITY_NONE = {"identity", GW_AUTH_NONE, GW_AFTER_NONE};
-static const struct gw_route R_IDENTITY_JWT = {"identity", GW_AUTH_JWT, GW_AFTER_NONE};
-static const struct gw_route R_PREFLIGHT = {"gateway", GW_AUTH_PREFLIGHT, GW_AFTER_NONE};
-static const struct gw_route R_LOGOUT = {"identity", GW_AUTH_JWT, GW_AFTER_REVOKE_OWN_SESSION};
+static const struct gw_route R_IDENTITY_NONE = {"identity", GW_AUTH_NONE, GW_AFTER_NONE, NULL, 0};
+static const struct gw_route R_IDENTITY_NONE_RL = {"identity", GW_AUTH_NONE, GW_AFTER_NONE, NULL,
+						   GW_RL_IP};
+static const struct gw_route R_IDENTITY_JWT = {"identity", GW_AUTH_JWT, GW_AFTER_NONE, NULL, 0};
+static const struct gw_route R_PREFLIGHT = {"gateway", GW_AUTH_PREFLIGHT, GW_AFTER_NONE, NULL, 0};
+static const struct gw_route R_LOGOUT = {"identity", GW_AUTH_JWT, GW_AFTER_REVOKE_OWN_SESSION,
+					 NULL, 0};
 static const struct gw_route R_SESSION_DELETE = {"identity", GW_AUTH_JWT,
-						 GW_AFTER_REVOKE_PATH_SESSION};
+						 GW_AFTER_REVOKE_PATH_SESSION, NULL, 0};
+/* ---- billing rows' data (owner: billing) ---- */
+/* ---- reseller API rows' data (owner: API keys) ---- */
 
 #define ROW(m, pattern, data) {(m), (pattern), gw_handle, 0, &(data)}
 
 const struct http_route gw_public_routes[] = {
-	ROW(HTTP_POST, "/v1/auth/register", R_IDENTITY_NONE),
-	ROW(HTTP_POST, "/v1/auth/login", R_IDENTITY_NONE),
-	ROW(HTTP_POST, "/v1/auth/refresh", R_IDENTITY_NONE),
+	ROW(HTTP_POST, "/v1/auth/register", R_IDENTITY_NONE_RL),
+	ROW(HTTP_POST, "/v1/auth/login", R_IDENTITY_NONE_RL),
+	ROW(HTTP_POST, "/v1/auth/refresh", R_IDENTITY_NONE_RL),
 	ROW(HTTP_POST, "/v1/auth/logout", R_LOGOUT),
 	ROW(HTTP_GET, "/v1/auth/sessions", R_IDENTITY_JWT),
 	ROW(HTTP_DELETE, "/v1/auth/sessions/{session_id}", R_SESSION_DELETE),
 	ROW(HTTP_GET, "/v1/users/me", R_IDENTITY_JWT),
 	ROW(HTTP_PATCH, "/v1/users/me", R_IDENTITY_JWT),
 	ROW(HTTP_GET, "/v1/.well-known/jwks.json", R_IDENTITY_NONE),
+	/* ---- identity: tenants and API keys (owner: API keys) ---- */
+	/* ---- billing (owner: billing) ---- */
+	/* ---- reseller API (owner: API keys) ---- */
 };
 const size_t gw_public_nroutes = sizeof(gw_public_routes) / sizeof(gw_public_routes[0]);
 
@@ -49,6 +57,8 @@ const char *gw_auth_str(enum gw_auth a)
 		return "jwt";
 	case GW_AUTH_PREFLIGHT:
 		return "preflight";
+	case GW_AUTH_APIKEY:
+		return "apikey";
 	}
 	return "?";
 }

@@ -20,6 +20,7 @@ enum gw_auth {
 	GW_AUTH_NONE = 0,  /* forwarded as is (login, register, JWKS, ...) */
 	GW_AUTH_JWT,       /* Bearer access token + session validity check */
 	GW_AUTH_PREFLIGHT, /* CORS preflight answered by the gateway itself (OPTIONS rows) */
+	GW_AUTH_APIKEY,    /* X-API-Key + request signature (the reseller API) */
 };
 const char *gw_auth_str(enum gw_auth a);
 
@@ -30,10 +31,17 @@ enum gw_after {
 	GW_AFTER_REVOKE_PATH_SESSION, /* DELETE .../sessions/{session_id}: that one is */
 };
 
+/* Per-route flags. */
+enum gw_route_flags {
+	GW_RL_IP = 1u << 0, /* unauthenticated route limited per client IP (login, register, ...) */
+};
+
 struct gw_route {
 	const char *service; /* upstream name (see upstreams.h), "gateway" for preflight rows */
 	enum gw_auth auth;
 	enum gw_after after; /* so this gateway stops honouring a session it saw revoked at once */
+	const char *scope;   /* GW_AUTH_APIKEY: the scope the key must hold ("users:read"), or NULL */
+	unsigned flags;      /* enum gw_route_flags */
 };
 
 /* The public contract: one row per endpoint of the API, in contract order. */

@@ -21,7 +21,9 @@ size_t upstreams_defs(const struct gw_config *cfg, struct upstream_def *defs, si
 
 	if (n < cap)
 		defs[n++] = (struct upstream_def){"identity", cfg->identity_url};
-	/* billing, render, file, notification: one line each as they join */
+	if (n < cap)
+		defs[n++] = (struct upstream_def){"billing", cfg->billing_url};
+	/* render, file, notification: one line each as they join */
 	return n;
 }
 
