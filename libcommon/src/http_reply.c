@@ -412,6 +412,23 @@ void http_reply_error(struct http_request *r, int status, const char *code, cons
 	json_object_put(details);
 }
 
+void http_reply_internal(struct http_request *r, const char *what)
+{
+	struct log_ctx ctx = {.request_id = http_request_id(r)};
+
+	log_error(&ctx, "internal error", LS("step", what));
+	http_reply_error(r, 500, "internal_error", "An internal error occurred.", NULL);
+}
+
+void http_reply_unavailable(struct http_request *r, const char *why)
+{
+	struct log_ctx ctx = {.request_id = http_request_id(r)};
+
+	log_warn(&ctx, "unavailable", LS("reason", why));
+	http_reply_error(r, 503, "service_unavailable", "The service is temporarily unavailable.",
+			 NULL);
+}
+
 void http_reply_validation(struct http_request *r, struct jv *v)
 {
 	json_object *details = jv_take_details(v);

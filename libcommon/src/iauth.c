@@ -2,10 +2,11 @@
  * iauth.c - signing and checking the X-FR-* headers of internal calls (see iauth.h).
  *
  * Owns nothing global; thread-safe. The signature is HMAC-SHA256 keyed by the shared internal
- * secret over ts, caller, method, target, request id, user, tenant, session, roles and client
- * ip joined by '\n'. The checker accepts only canonical field values (UUIDs, the four role
- * strings, digits-only timestamps, lower-case hex), so no two different header sets can map
- * to the same signed message, and a field can never smuggle a '\n' into it.
+ * secret over ts, caller, method, target, request id, user, tenant, session, roles, client
+ * ip, api key id and scopes joined by '\n'. The checker accepts only canonical field values
+ * (UUIDs, the four role strings, digits-only timestamps, lower-case hex, scope names separated
+ * by single spaces), so no two different header sets can map to the same signed message, and
+ * a field can never smuggle a '\n' into it.
  */
 #include "common/iauth.h"
 
@@ -20,6 +21,9 @@
 #include <string.h>
 
 #define IAUTH_TS_MAX_DIGITS 12
+#define IAUTH_FIELDS 12
+
+static const char scope_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789:_.-";
 
 static const char *nz(const char *s)
 {
@@ -39,15 +43,37 @@ const char *iauth_roles(const struct iauth *a)
 	return "";
 }
 
+bool iauth_has_scope(const struct iauth *a, const char *scope)
+{
+	size_t n = scope != NULL ? strlen(scope) : 0;
+	const char *p;
+
+	if (n == 0)
+		return true;
+	if (a == NULL)
+		return false;
+	p = a->scopes;
+	while (*p != '\0') {
+		size_t len = strcspn(p, " ");
+		if (len == n && memcmp(p, scope, n) == 0)
+			return true;
+		p += len;
+		p += strspn(p, " ");
+	}
+	return false;
+}
+
 void iauth_sign(const char *secret, time_t ts, const char *method, const char *target,
 		const char *request_id, const struct iauth *a, char sig_out[65])
 {
 	static const struct iauth none;
-	const char *f[10];
+	const char *f[IAUTH_FIELDS];
 	/* struct fields are bounded by their arrays; the strings are read in full */
-	size_t len[10], cap[10] = {SIZE_MAX, sizeof(none.caller), SIZE_MAX, SIZE_MAX, SIZE_MAX,
-				   sizeof(none.user_id), sizeof(none.tenant_id),
-				   sizeof(none.session_id), SIZE_MAX, sizeof(none.client_ip)};
+	size_t len[IAUTH_FIELDS];
+	const size_t cap[IAUTH_FIELDS] = {
+		SIZE_MAX, sizeof(none.caller),	   SIZE_MAX,		   SIZE_MAX,
+		SIZE_MAX, sizeof(none.user_id),	   sizeof(none.tenant_id), sizeof(none.session_id),
+		SIZE_MAX, sizeof(none.client_ip), sizeof(none.api_key_id), sizeof(none.scopes)};
 	char tsbuf[24], *msg = NULL;
 	unsigned char mac[32];
 	size_t total = 0, pos = 0;
@@ -66,14 +92,16 @@ void iauth_sign(const char *secret, time_t ts, const char *method, const char *t
 	f[7] = a->session_id;
 	f[8] = iauth_roles(a);
 	f[9] = a->client_ip;
-	for (size_t i = 0; i < 10; i++) {
+	f[10] = a->api_key_id;
+	f[11] = a->scopes;
+	for (size_t i = 0; i < IAUTH_FIELDS; i++) {
 		len[i] = strnlen(f[i], cap[i]);
 		total += len[i] + 1;
 	}
 	msg = malloc(total);
 	if (msg == NULL)
 		return; /* empty signature: never verifies */
-	for (size_t i = 0; i < 10; i++) {
+	for (size_t i = 0; i < IAUTH_FIELDS; i++) {
 		memcpy(msg + pos, f[i], len[i]);
 		if (i == 2) /* the method is signed upper case */
 			for (size_t j = pos; j < pos + len[i]; j++)
@@ -104,6 +132,24 @@ static bool copy_uuid(char dst[37], const char *s)
 	if (s[0] != '\0' && !uuid_valid(s))
 		return false;
 	memcpy(dst, s, strlen(s) + 1);
+	return true;
+}
+
+/* Scope names of scope_chars separated by single spaces (no leading/trailing space), or "". */
+static bool copy_scopes(char *dst, size_t cap, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= cap)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		bool space = s[i] == ' ';
+		if (!space && strchr(scope_chars, s[i]) == NULL)
+			return false;
+		if (space && (i == 0 || i + 1 == n || s[i + 1] == ' '))
+			return false;
+	}
+	memcpy(dst, s, n + 1);
 	return true;
 }
 
@@ -157,7 +203,9 @@ static bool fields_parse(const struct iauth_headers *h, struct iauth *a)
 	       copy_field(a->caller, sizeof(a->caller), h->caller, caller_chars, false) &&
 	       copy_uuid(a->user_id, nz(h->user_id)) && copy_uuid(a->tenant_id, nz(h->tenant_id)) &&
 	       copy_uuid(a->session_id, nz(h->session_id)) && parse_roles(nz(h->roles), a) &&
-	       copy_field(a->client_ip, sizeof(a->client_ip), nz(h->client_ip), ip_chars, true);
+	       copy_field(a->client_ip, sizeof(a->client_ip), nz(h->client_ip), ip_chars, true) &&
+	       copy_uuid(a->api_key_id, nz(h->api_key_id)) &&
+	       copy_scopes(a->scopes, sizeof(a->scopes), nz(h->scopes));
 }
 
 enum iauth_result iauth_verify_headers(const char *secret, time_t now, const char *method,
@@ -172,7 +220,7 @@ enum iauth_result iauth_verify_headers(const char *secret, time_t now, const cha
 	memset(&a, 0, sizeof(a));
 	if (h->sig == NULL && h->ts == NULL && h->caller == NULL && h->user_id == NULL &&
 	    h->tenant_id == NULL && h->session_id == NULL && h->roles == NULL &&
-	    h->client_ip == NULL) {
+	    h->client_ip == NULL && h->api_key_id == NULL && h->scopes == NULL) {
 		r = IAUTH_NONE;
 		goto out;
 	}
@@ -201,6 +249,8 @@ enum iauth_result iauth_check(struct http_request *req, const char *secret, stru
 		.session_id = http_request_header(req, "X-FR-Session-Id"),
 		.roles = http_request_header(req, "X-FR-Roles"),
 		.client_ip = http_request_header(req, "X-FR-Client-Ip"),
+		.api_key_id = http_request_header(req, "X-FR-Api-Key-Id"),
+		.scopes = http_request_header(req, "X-FR-Scopes"),
 		.ts = http_request_header(req, "X-FR-Auth-Ts"),
 		.sig = http_request_header(req, "X-FR-Auth-Sig"),
 	};

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MIG_MAX_FILES 10000
 #define MIG_MAX_FILE_BYTES (16 * 1024 * 1024)
@@ -384,4 +385,22 @@ out:
 	mig_close(&r);
 	mig_names_free(names, n);
 	return rc;
+}
+
+int migrate_run_retry(const char *conninfo, const char *schema, const char *dir, int attempts)
+{
+	char err[512];
+
+	for (int i = 1; i <= attempts; i++) {
+		int n = migrate_run(conninfo, schema, dir, err, sizeof(err));
+
+		if (n >= 0) {
+			log_info(NULL, "migrations applied", LI("count", n));
+			return 0;
+		}
+		log_warn(NULL, "migrations failed", LS("error", err), LI("attempt", i));
+		if (i < attempts)
+			sleep(1);
+	}
+	return -1;
 }

@@ -1,9 +1,11 @@
 /*
  * pg_util.c - helpers for PostgreSQL text results and parameters: reading a value, a boolean
- * or an integer out of a PGresult, and building a text-array literal.
+ * or an integer out of a PGresult, building a text-array literal, and the HTTP reply to a
+ * failed query.
  *
  * Owns nothing; every function borrows its arguments.
  */
+#include "common/http.h"
 #include "common/log.h"
 #include "common/pg.h"
 
@@ -107,4 +109,26 @@ void pg_log_notice(void *arg, const char *message)
 	memcpy(line, message, n);
 	line[n] = '\0';
 	log_debug(NULL, arg != NULL ? (const char *)arg : "pg notice", LS("message", line));
+}
+
+/* No SQLSTATE, or a state worth retrying later (see pg_reply_error in pg.h). */
+static bool pg_sqlstate_transient(const char *st)
+{
+	return st[0] == '\0' || strncmp(st, "08", 2) == 0 || strncmp(st, "53", 2) == 0 ||
+	       strncmp(st, "57", 2) == 0 || strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0;
+}
+
+void pg_reply_error(struct http_request *req, const char *what, const struct pg_result *r)
+{
+	struct log_ctx ctx = {.request_id = http_request_id(req)};
+	const char *st = r != NULL && r->sqlstate != NULL ? r->sqlstate : "";
+
+	log_error(&ctx, "database error", LS("step", what),
+		  LS("error", r != NULL && r->err != NULL ? r->err : "not queued"),
+		  LS("sqlstate", st));
+	if (pg_sqlstate_transient(st))
+		http_reply_error(req, 503, "service_unavailable",
+				 "The service is temporarily unavailable.", NULL);
+	else
+		http_reply_error(req, 500, "internal_error", "An internal error occurred.", NULL);
 }

@@ -1,6 +1,7 @@
 /*
  * test_iauth.c - internal-call signatures: the wire format, sign/verify, every field tampered,
- * timestamp freshness and shape, canonical roles and ids, unsigned identity headers.
+ * timestamp freshness and shape, canonical roles, ids and scopes, unsigned identity headers,
+ * scope lookup.
  *
  * Messages for the "valid signature, invalid field" cases are signed here with a raw HMAC
  * over the documented format, so a rejection proves the field check, not a MAC mismatch.
@@ -33,6 +34,8 @@
 #define TENANT "0d3c5e8a-1b2c-4d5e-8f90-123456789abc"
 #define SESSION "aa0e8400-e29b-41d4-a716-446655440000"
 #define RID "req-42"
+#define KEY_ID "5b9d7c1e-3f2a-4e8b-9c0d-1a2b3c4d5e6f"
+#define NF 12 /* fields of the signed message */
 
 /* One signed request: identity, header values and the request line. */
 struct signed_req {
@@ -51,6 +54,8 @@ static void sr_init(struct signed_req *r, time_t ts)
 	strcpy(r->a.tenant_id, TENANT);
 	strcpy(r->a.session_id, SESSION);
 	strcpy(r->a.client_ip, "203.0.113.7");
+	strcpy(r->a.api_key_id, KEY_ID);
+	strcpy(r->a.scopes, "users:read users:write");
 	r->a.is_tenant_admin = true;
 	r->method = "GET";
 	r->target = "/internal/v1/sessions/" SESSION "?x=1";
@@ -66,6 +71,8 @@ static void sr_init(struct signed_req *r, time_t ts)
 		.client_ip = r->a.client_ip,
 		.ts = r->ts,
 		.sig = r->sig,
+		.api_key_id = r->a.api_key_id,
+		.scopes = r->a.scopes,
 	};
 }
 
@@ -74,15 +81,15 @@ static enum iauth_result sr_check(const struct signed_req *r, struct iauth *out)
 	return iauth_verify_headers(SECRET, NOW, r->method, r->target, r->rid, &r->h, out);
 }
 
-/* Lower-case hex HMAC over the ten fields joined by '\n', independent of iauth.c. */
-static void raw_sig(const char *secret, const char *const f[10], char out[65])
+/* Lower-case hex HMAC over the NF fields joined by '\n', independent of iauth.c. */
+static void raw_sig(const char *secret, const char *const f[NF], char out[65])
 {
 	char msg[2048] = "";
 	unsigned char mac[32];
 
-	for (int i = 0; i < 10; i++) {
+	for (int i = 0; i < NF; i++) {
 		strcat(msg, f[i]);
-		if (i < 9)
+		if (i < NF - 1)
 			strcat(msg, "\n");
 	}
 	hmac_sha256(secret, strlen(secret), msg, strlen(msg), mac);
@@ -91,8 +98,9 @@ static void raw_sig(const char *secret, const char *const f[10], char out[65])
 
 static void test_iauth_wire_format(void **state)
 {
-	const char *f[10] = {"1700000000", "gateway", "GET", "/internal/v1/sessions/" SESSION "?x=1",
-			     RID, USER, TENANT, SESSION, "tenant_admin", "203.0.113.7"};
+	const char *f[NF] = {"1700000000", "gateway", "GET", "/internal/v1/sessions/" SESSION "?x=1",
+			     RID, USER, TENANT, SESSION, "tenant_admin", "203.0.113.7", KEY_ID,
+			     "users:read users:write"};
 	struct signed_req r;
 	char want[65];
 
@@ -118,6 +126,8 @@ static void test_iauth_roundtrip(void **state)
 	assert_string_equal(out.tenant_id, TENANT);
 	assert_string_equal(out.session_id, SESSION);
 	assert_string_equal(out.client_ip, "203.0.113.7");
+	assert_string_equal(out.api_key_id, KEY_ID);
+	assert_string_equal(out.scopes, "users:read users:write");
 	assert_false(out.is_admin);
 	assert_true(out.is_tenant_admin);
 	/* a service-to-service call without a user */
@@ -135,6 +145,8 @@ static void test_iauth_roundtrip(void **state)
 	/* absent identity headers count as empty */
 	r.h.user_id = r.h.tenant_id = r.h.session_id = r.h.roles = r.h.client_ip = NULL;
 	assert_int_equal(sr_check(&r, &out), IAUTH_OK);
+	assert_string_equal(out.api_key_id, "");
+	assert_string_equal(out.scopes, "");
 }
 
 static void test_iauth_each_field_tampered(void **state)
@@ -145,7 +157,7 @@ static void test_iauth_each_field_tampered(void **state)
 	char ts1[24], sig[65];
 
 	(void)state;
-	for (int field = 0; field < 12; field++) {
+	for (int field = 0; field < 15; field++) {
 		sr_init(&r, NOW);
 		switch (field) {
 		case 0: r.h.caller = "billing"; break;
@@ -164,6 +176,9 @@ static void test_iauth_each_field_tampered(void **state)
 			r.h.sig = sig;
 			break;
 		case 11: r.h.user_id = ""; break;
+		case 12: r.h.api_key_id = other_uuid; break;
+		case 13: r.h.scopes = "users:read users:write renders:create"; break;
+		case 14: r.h.scopes = NULL; break;
 		}
 		if (sr_check(&r, &out) != IAUTH_BAD)
 			fail_msg("tampered field %d accepted", field);
@@ -202,7 +217,7 @@ static void test_iauth_bad_timestamp_shape(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		const char *f[10] = {bad[i], "gateway", "GET", "/x", RID, "", "", "", "", ""};
+		const char *f[NF] = {bad[i], "gateway", "GET", "/x", RID, "", "", "", "", "", "", ""};
 		char sig[65];
 		sr_init(&r, NOW);
 		raw_sig(SECRET, f, sig); /* correctly signed over the odd timestamp */
@@ -248,23 +263,26 @@ static void test_iauth_rejects_noncanonical_fields(void **state)
 		{5, USER "0"},         {6, "1234"},               {7, "{" SESSION "}"},
 		{1, ""},               {1, "Gateway"},            {1, "gate way"},
 		{1, "a-caller-name-that-is-too-long-x"},          {9, "203.0.113.7\nadmin"},
-		{9, "<script>"},
+		{9, "<script>"},       {10, "not-a-uuid"},        {10, KEY_ID "0"},
+		{11, " users:read"},   {11, "users:read "},       {11, "users:read  users:write"},
+		{11, "Users:read"},    {11, "users:read\tx"},     {11, "users:read\nadmin"},
+		{11, "users:read,users:write"},
 	};
-	const char *f[10] = {"1700000000", "gateway", "GET", "/x", RID, USER, TENANT, SESSION, "",
-			     "10.0.0.1"};
+	const char *f[NF] = {"1700000000", "gateway", "GET", "/x", RID, USER, TENANT, SESSION, "",
+			     "10.0.0.1", KEY_ID, "users:read renders:create"};
 	struct iauth_headers h;
 	char sig[65];
 
 	(void)state;
 	raw_sig(SECRET, f, sig);
-	h = (struct iauth_headers){f[1], f[5], f[6], f[7], f[8], f[9], f[0], sig};
+	h = (struct iauth_headers){f[1], f[5], f[6], f[7], f[8], f[9], f[0], sig, f[10], f[11]};
 	assert_int_equal(iauth_verify_headers(SECRET, NOW, "GET", "/x", RID, &h, NULL), IAUTH_OK);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		const char *g[10];
+		const char *g[NF];
 		memcpy(g, f, sizeof(g));
 		g[bad[i].idx] = bad[i].val;
 		raw_sig(SECRET, g, sig);
-		h = (struct iauth_headers){g[1], g[5], g[6], g[7], g[8], g[9], g[0], sig};
+		h = (struct iauth_headers){g[1], g[5], g[6], g[7], g[8], g[9], g[0], sig, g[10], g[11]};
 		if (iauth_verify_headers(SECRET, NOW, "GET", "/x", RID, &h, NULL) != IAUTH_BAD)
 			fail_msg("field %d = '%s' accepted", bad[i].idx, bad[i].val);
 	}
@@ -282,6 +300,10 @@ static void test_iauth_unsigned_identity_headers(void **state)
 	h = (struct iauth_headers){.roles = "admin"};
 	assert_int_equal(iauth_verify_headers(SECRET, NOW, "GET", "/x", RID, &h, &out), IAUTH_BAD);
 	h = (struct iauth_headers){.caller = "gateway", .ts = "1700000000"};
+	assert_int_equal(iauth_verify_headers(SECRET, NOW, "GET", "/x", RID, &h, &out), IAUTH_BAD);
+	h = (struct iauth_headers){.scopes = "users:write"};
+	assert_int_equal(iauth_verify_headers(SECRET, NOW, "GET", "/x", RID, &h, &out), IAUTH_BAD);
+	h = (struct iauth_headers){.api_key_id = KEY_ID};
 	assert_int_equal(iauth_verify_headers(SECRET, NOW, "GET", "/x", RID, &h, &out), IAUTH_BAD);
 	assert_false(out.is_admin);
 }
@@ -320,6 +342,24 @@ static void test_iauth_roles_strings(void **state)
 	assert_string_equal(iauth_roles(&a), "tenant_admin");
 }
 
+static void test_iauth_has_scope(void **state)
+{
+	struct iauth a = {0};
+
+	(void)state;
+	assert_true(iauth_has_scope(&a, NULL));
+	assert_true(iauth_has_scope(&a, ""));
+	assert_false(iauth_has_scope(&a, "users:read"));
+	strcpy(a.scopes, "users:read renders:create");
+	assert_true(iauth_has_scope(&a, "users:read"));
+	assert_true(iauth_has_scope(&a, "renders:create"));
+	assert_false(iauth_has_scope(&a, "users:write"));
+	assert_false(iauth_has_scope(&a, "users")); /* whole names only */
+	assert_false(iauth_has_scope(&a, "users:rea"));
+	assert_false(iauth_has_scope(&a, "read renders"));
+	assert_false(iauth_has_scope(NULL, "users:read"));
+}
+
 
 /* ---- iauth_check through the real HTTP server ------------------------------------------- */
 
@@ -344,6 +384,7 @@ static void srv_check_handler(struct http_request *req, void *app)
 	json_object_object_add(o, "result", json_object_new_string(names[r]));
 	json_object_object_add(o, "user", json_object_new_string(who.user_id));
 	json_object_object_add(o, "roles", json_object_new_string(iauth_roles(&who)));
+	json_object_object_add(o, "scopes", json_object_new_string(who.scopes));
 	http_reply_json(req, 200, o);
 }
 
@@ -407,6 +448,8 @@ static char *srv_signed_request(const char *sign_target)
 	strcpy(a.tenant_id, TENANT);
 	strcpy(a.session_id, SESSION);
 	strcpy(a.client_ip, "198.51.100.9");
+	strcpy(a.api_key_id, KEY_ID);
+	strcpy(a.scopes, "users:read");
 	a.is_admin = true;
 	iauth_sign(SECRET, now, "GET", sign_target, "req-iauth-1", &a, sig);
 	assert_true(asprintf(&req,
@@ -414,7 +457,8 @@ static char *srv_signed_request(const char *sign_target)
 			     "X-Request-Id: req-iauth-1\r\nX-FR-Caller: gateway\r\n"
 			     "X-FR-User-Id: " USER "\r\nX-FR-Tenant-Id: " TENANT "\r\n"
 			     "X-FR-Session-Id: " SESSION "\r\nX-FR-Roles: admin\r\n"
-			     "X-FR-Client-Ip: 198.51.100.9\r\nX-FR-Auth-Ts: %lld\r\n"
+			     "X-FR-Client-Ip: 198.51.100.9\r\nX-FR-Api-Key-Id: " KEY_ID "\r\n"
+			     "X-FR-Scopes: users:read\r\nX-FR-Auth-Ts: %lld\r\n"
 			     "X-FR-Auth-Sig: %s\r\n\r\n",
 			     (long long)now, sig) > 0);
 	return req;
@@ -477,6 +521,7 @@ static void test_iauth_check_over_http(void **state)
 	http_server_free(f.srv);
 	event_base_free(f.base);
 	srv_assert_reply(f.replies[0], "ok", USER, "admin");
+	assert_non_null(strstr(f.replies[0], "\"scopes\":\"users:read\""));
 	srv_assert_reply(f.replies[1], "none", "", "");
 	srv_assert_reply(f.replies[2], "bad", "", "");
 	srv_assert_reply(f.replies[3], "bad", "", "");
@@ -497,6 +542,7 @@ int main(void)
 		cmocka_unit_test(test_iauth_unsigned_identity_headers),
 		cmocka_unit_test(test_iauth_request_line_checks),
 		cmocka_unit_test(test_iauth_roles_strings),
+		cmocka_unit_test(test_iauth_has_scope),
 		cmocka_unit_test(test_iauth_check_over_http),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

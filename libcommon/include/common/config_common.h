@@ -44,6 +44,9 @@ struct fr_common_config {
 	char *amqp_user;       /* FR_AMQP_USER */
 	char *amqp_password;   /* FR_AMQP_PASSWORD */
 	char *amqp_vhost;      /* FR_AMQP_VHOST */
+	char *service_client_id;     /* FR_SERVICE_CLIENT_ID (NULL when no _SVC rows) */
+	char *service_client_secret; /* FR_SERVICE_CLIENT_SECRET, "" = derived (local only) */
+	char *identity_url;          /* FR_IDENTITY_URL */
 };
 
 /* One shared row: `st` is the daemon's config struct, `m` its struct fr_common_config member. */
@@ -84,6 +87,20 @@ struct fr_common_config {
 	FR_COMMON_CFG_ROW("FR_AMQP_VHOST", CFG_STR, "/", false, st, m, amqp_vhost, 0, 0,           \
 			  "RabbitMQ virtual host")
 
+/* FR_SERVICE_CLIENT_ID .. FR_IDENTITY_URL (3 rows, no trailing comma): the daemon's client
+ * credentials for service tokens (common/svc_token.h) and where identity is. After
+ * config_load(), call fr_common_service_defaults() with the daemon's name. */
+#define FR_COMMON_CFG_ROWS_SVC(st, m)                                                              \
+	FR_COMMON_CFG_ROW("FR_SERVICE_CLIENT_ID", CFG_STR, "", false, st, m, service_client_id, 0, \
+			  0, "client id of this daemon's service tokens; empty = the daemon's "    \
+			  "name"),                                                                 \
+	FR_COMMON_CFG_ROW("FR_SERVICE_CLIENT_SECRET", CFG_STR, "", true, st, m,                    \
+			  service_client_secret, 0, 0,                                             \
+			  "its client secret; empty = derived from FR_INTERNAL_SECRET (FR_ENV="    \
+			  "local only, refused elsewhere)"),                                       \
+	FR_COMMON_CFG_ROW("FR_IDENTITY_URL", CFG_STR, "http://127.0.0.1:8081", false, st, m,       \
+			  identity_url, 0, 0, "identity's base URL for service tokens and JWKS")
+
 /* Every shared row, base then AMQP (13 rows, no trailing comma). */
 #define FR_COMMON_CFG_ROWS(st, m) FR_COMMON_CFG_ROWS_BASE(st, m), FR_COMMON_CFG_ROWS_AMQP(st, m)
 
@@ -101,6 +118,19 @@ enum fr_common_refuse_flags {
 	FR_COMMON_ALLOW_AMQP_GUEST = 1u << 0,
 };
 
+/* The local-only service client secret: lowercase hex HMAC-SHA256(internal_secret,
+ * "service-client:" + client_id) into out (65 bytes). identity derives the same values for
+ * its default IDENTITY_SERVICE_CLIENTS. */
+void fr_common_derive_service_secret(const char *internal_secret, const char *client_id,
+				     char out[65]);
+/* Sets FR_SERVICE_CLIENT_ID to daemon when it was left empty (after config_load(), for a
+ * daemon with the _SVC rows; a no-op without them). 0, or -1 when out of memory. */
+int fr_common_service_defaults(struct fr_common_config *c, const char *daemon) MUST_CHECK;
+/* The daemon's service client secret into out: FR_SERVICE_CLIENT_SECRET when set, else (in
+ * FR_ENV=local only) the derived one. 0, or -1 when there is none (not local and unset, no
+ * _SVC rows) or cap is too small. Never logs it. */
+int fr_common_service_secret(const struct fr_common_config *c, char *out, size_t cap) MUST_CHECK;
+
 /* True when FR_ENV is "local" (the built-in secrets are allowed). */
 bool fr_common_is_local(const struct fr_common_config *c);
 /* FR_LOG_LEVEL is debug, info, warn or error and FR_INTERNAL_SECRET is not empty.
@@ -108,8 +138,9 @@ bool fr_common_is_local(const struct fr_common_config *c);
 int fr_common_config_check(const struct fr_common_config *c, char *err, size_t errlen) MUST_CHECK;
 /* Nothing to do when FR_ENV is "local". Otherwise refuses, in this order: the built-in
  * FR_INTERNAL_SECRET, each of the daemon's own[0..nown) still at its built-in value, the
- * built-in FR_AMQP_PASSWORD (unless FR_COMMON_ALLOW_AMQP_GUEST or no AMQP rows), and an
- * FR_INTERNAL_SECRET shorter than FR_INTERNAL_SECRET_MIN_LEN. 0, or -1 with the variable
+ * built-in FR_AMQP_PASSWORD (unless FR_COMMON_ALLOW_AMQP_GUEST or no AMQP rows), an empty
+ * FR_SERVICE_CLIENT_SECRET (daemons with the _SVC rows), and an FR_INTERNAL_SECRET shorter
+ * than FR_INTERNAL_SECRET_MIN_LEN. 0, or -1 with the variable
  * named in err (never its value). Borrows everything. */
 int fr_common_refuse_local_secrets(const struct fr_common_config *c,
 				   const struct fr_builtin_secret *own, size_t nown, unsigned flags,

@@ -138,6 +138,10 @@ void http_reply_json(struct http_request *r, int status, json_object *body);
 /* Error envelope; details may be NULL (-> null) and is owned by the call. */
 void http_reply_error(struct http_request *r, int status, const char *code, const char *message,
 		      json_object *details);
+/* 500 internal_error; logs what failed (error level, with the request id). */
+void http_reply_internal(struct http_request *r, const char *what);
+/* 503 service_unavailable; logs why (warn level, with the request id). */
+void http_reply_unavailable(struct http_request *r, const char *why);
 /* 422 "validation_failed" with v's details (taken from v). */
 void http_reply_validation(struct http_request *r, struct jv *v);
 /* Raw bytes with the given Content-Type (NULL = none); body copied. */

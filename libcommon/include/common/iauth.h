@@ -12,10 +12,14 @@
  *   X-FR-Session-Id  session UUID or empty   X-FR-Roles      "" | "admin" | "tenant_admin" |
  *                                                            "admin,tenant_admin"
  *   X-FR-Client-Ip   the end client's address as the gateway saw it
+ *   X-FR-Api-Key-Id  API key UUID or empty (set when an API key authenticated the caller)
+ *   X-FR-Scopes      that key's scopes, space-separated ("users:read users:write"), or empty
  *   X-FR-Auth-Ts     Unix seconds            X-FR-Auth-Sig   lower-case hex HMAC
  * The signed message is these lines joined by '\n':
  *   ts, caller, method (upper case), request target (path?query), request id, user, tenant,
- *   session, roles, client ip
+ *   session, roles, client ip, api key id, scopes
+ * A JWT caller has an empty api key id and scopes; an API-key caller has a tenant, an api key
+ * id and scopes, and an empty user and session.
  */
 #ifndef COMMON_IAUTH_H
 #define COMMON_IAUTH_H
@@ -32,6 +36,8 @@ struct iauth {
 	char tenant_id[37];
 	char session_id[37];
 	char client_ip[64];
+	char api_key_id[37];
+	char scopes[512]; /* space-separated scope names, [a-z0-9:_.-] each */
 	bool is_admin;
 	bool is_tenant_admin;
 };
@@ -42,6 +48,9 @@ void iauth_sign(const char *secret, time_t ts, const char *method, const char *t
 
 /* The roles header value for a ("", "admin", "tenant_admin" or "admin,tenant_admin"). */
 const char *iauth_roles(const struct iauth *a);
+
+/* True when a's space-separated scopes contain scope exactly (a NULL or empty scope: true). */
+bool iauth_has_scope(const struct iauth *a, const char *scope);
 
 enum iauth_result { IAUTH_NONE = 0, IAUTH_OK, IAUTH_BAD };
 
@@ -55,6 +64,7 @@ enum iauth_result iauth_check(struct http_request *req, const char *secret, stru
 struct iauth_headers {
 	const char *caller, *user_id, *tenant_id, *session_id, *roles, *client_ip;
 	const char *ts, *sig;
+	const char *api_key_id, *scopes;
 };
 
 /* The check behind iauth_check, without an HTTP request (other transports, tests): same

@@ -19,5 +19,9 @@
  * A file must not contain its own BEGIN/COMMIT, nor statements that cannot run inside a
  * transaction block. Blocks: call it before the loop runs (it is thread-safe). */
 int migrate_run(const char *conninfo, const char *schema, const char *dir, char *err, size_t errlen);
+/* A daemon's start-up: migrate_run() up to attempts times, one second apart (PostgreSQL may
+ * still be starting), logging each failure. Returns 0 once applied, -1 when every attempt
+ * failed. Blocks, like migrate_run(). */
+int migrate_run_retry(const char *conninfo, const char *schema, const char *dir, int attempts);
 
 #endif

@@ -104,4 +104,12 @@ void pg_log_notice(void *arg, const char *message);
 /* A PostgreSQL text-array literal ("{a,b}") from n strings, quoted; caller frees. */
 char *pg_array_literal(const char *const *items, size_t n);
 
+struct http_request; /* common/http.h */
+/* A failed query's reply: logs what (the step), the error and the SQLSTATE (never parameters)
+ * with the request id, then replies 503 service_unavailable when the failure is transient (no
+ * SQLSTATE: not queued, connection lost, deadline; class 08 connection, 53 resources, 57
+ * cancelled / shutting down; 40001 serialization, 40P01 deadlock), else 500 internal_error.
+ * r may be NULL (not queued). */
+void pg_reply_error(struct http_request *req, const char *what, const struct pg_result *r);
+
 #endif
