@@ -107,39 +107,17 @@ void app_worker_nice(void)
 
 void app_reply_db_error(struct http_request *req, const char *what, const struct pg_result *r)
 {
-	struct log_ctx ctx = app_log_ctx(req, NULL, NULL);
-	const char *st = r != NULL && r->sqlstate != NULL ? r->sqlstate : "";
-	/* no SQLSTATE (not queued, connection lost, deadline) or a transient server state:
-	 * 08 connection, 53 resources, 57014 cancelled (deadline), 57P0x shutting down */
-	bool transient = st[0] == '\0' || strncmp(st, "08", 2) == 0 || strncmp(st, "53", 2) == 0 ||
-			 strncmp(st, "57", 2) == 0 || strcmp(st, "40001") == 0 ||
-			 strcmp(st, "40P01") == 0;
-
-	log_error(&ctx, "database error", LS("step", what),
-		  LS("error", r != NULL && r->err != NULL ? r->err : "not queued"),
-		  LS("sqlstate", st));
-	if (transient)
-		http_reply_error(req, 503, "service_unavailable",
-				 "The service is temporarily unavailable.", NULL);
-	else
-		http_reply_error(req, 500, "internal_error", "An internal error occurred.", NULL);
+	pg_reply_error(req, what, r);
 }
 
 void app_reply_internal(struct http_request *req, const char *what)
 {
-	struct log_ctx ctx = app_log_ctx(req, NULL, NULL);
-
-	log_error(&ctx, "internal error", LS("step", what));
-	http_reply_error(req, 500, "internal_error", "An internal error occurred.", NULL);
+	http_reply_internal(req, what);
 }
 
 void app_reply_unavailable(struct http_request *req, const char *what)
 {
-	struct log_ctx ctx = app_log_ctx(req, NULL, NULL);
-
-	log_warn(&ctx, "unavailable", LS("reason", what));
-	http_reply_error(req, 503, "service_unavailable", "The service is temporarily unavailable.",
-			 NULL);
+	http_reply_unavailable(req, what);
 }
 
 void app_outbox_kick(struct identity_app *app)

@@ -33,6 +33,8 @@ struct identity_app {
 	struct keyring *keys;
 	struct throttle *throttle;
 	struct seed *seed;
+	struct svc_verifier *svc;             /* service tokens on internal routes (svc_auth.h) */
+	struct service_clients *svc_clients; /* who may mint them (service_clients.h) */
 	struct http_server *http;
 	struct password_params pw;
 	char *dummy_hash;     /* hash of a random password: equalises login timing */

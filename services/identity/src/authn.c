@@ -128,7 +128,9 @@ static int authn_verify_token(struct authn_ctx *a, const char *tok, size_t len)
 					      : "The access token is invalid.");
 		return -1;
 	}
-	ok = claim_uuid(claims, "sub", a->caller.user_id) &&
+	/* a service token (token_use "service") never stands for a user, whatever its aud */
+	ok = !json_object_object_get_ex(claims, "token_use", NULL) &&
+	     claim_uuid(claims, "sub", a->caller.user_id) &&
 	     claim_uuid(claims, "tid", a->caller.tenant_id) &&
 	     claim_uuid(claims, "sid", a->caller.session_id);
 	a->caller.is_admin = claim_bool(claims, "adm");

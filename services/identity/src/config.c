@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/crypto.h"
+#include "service_clients.h"
 
 #define S CFG_STR
 #define I CFG_INT
@@ -24,6 +25,7 @@ const struct cfg_item identity_config_items[] = {
 	ROW("FR_ADMIN_PASSWORD", S, IDENTITY_LOCAL_ADMIN_PASSWORD, true, admin_password, 0, 0,
 	    "that admin's initial password (never overwritten)"),
 	FR_COMMON_CFG_ROWS_AMQP(struct identity_config, common),
+	FR_COMMON_CFG_ROWS_SVC(struct identity_config, common),
 	ROW("IDENTITY_BIND", S, "127.0.0.1", false, bind, 0, 0,
 	    "listen address (0.0.0.0 in containers)"),
 	ROW("IDENTITY_PORT", I, "8081", false, port, 0, 65535, "listen port (0 = ephemeral)"),
@@ -66,6 +68,9 @@ const struct cfg_item identity_config_items[] = {
 	    "failures per client address in a window before 429"),
 	ROW("IDENTITY_REQUIRE_EMAIL_VERIFICATION", B, "false", false, require_email_verification, 0,
 	    0, "register answers verification_required=true (no e-mail is sent yet)"),
+	ROW("IDENTITY_SERVICE_CLIENTS", S, "", true, service_clients, 0, 0,
+	    "service clients allowed to mint service tokens: name:sha256hex(secret),...; empty "
+	    "= gateway,billing,render,file,notification with derived secrets (FR_ENV=local only)"),
 };
 const size_t identity_config_nitems = sizeof(identity_config_items) /
 				      sizeof(identity_config_items[0]);
@@ -75,6 +80,10 @@ int identity_config_load(struct identity_config *cfg, char *err, size_t errlen)
 	memset(cfg, 0, sizeof(*cfg));
 	if (config_load(identity_config_items, identity_config_nitems, cfg, err, errlen) < 0)
 		return -1;
+	if (fr_common_service_defaults(&cfg->common, "identity") < 0) {
+		snprintf(err, errlen, "FR_SERVICE_CLIENT_ID: out of memory");
+		return -1;
+	}
 	return identity_config_check(cfg, err, errlen);
 }
 
@@ -85,6 +94,7 @@ int identity_config_check(const struct identity_config *cfg, char *err, size_t e
 		{"IDENTITY_KEY_ENCRYPTION_KEY", cfg->key_encryption_key, IDENTITY_LOCAL_KEK},
 	};
 	unsigned char kek[32];
+	struct service_clients *sc;
 
 	if (fr_common_config_check(&cfg->common, err, errlen) < 0)
 		return -1;
@@ -106,6 +116,11 @@ int identity_config_check(const struct identity_config *cfg, char *err, size_t e
 		return -1;
 	}
 	explicit_bzero(kek, sizeof(kek));
+	sc = service_clients_new(cfg->service_clients, fr_common_is_local(&cfg->common),
+				 cfg->common.internal_secret, err, errlen);
+	if (sc == NULL)
+		return -1;
+	service_clients_free(sc);
 	/* the built-in FR_INTERNAL_SECRET, then these, then FR_AMQP_PASSWORD "guest", then a
 	 * short FR_INTERNAL_SECRET */
 	return fr_common_refuse_local_secrets(&cfg->common, own, sizeof(own) / sizeof(own[0]), 0,

@@ -21,7 +21,7 @@
 
 struct identity_config {
 	/* FR_ENV, FR_LOG_LEVEL, FR_INTERNAL_SECRET, FR_JWT_*, FR_REDIS_*, FR_AMQP_* (the broker:
-	 * events leave through the outbox) */
+	 * events leave through the outbox), FR_SERVICE_CLIENT_*, FR_IDENTITY_URL */
 	struct fr_common_config common;
 	/* platform admin */
 	char *admin_email;
@@ -54,6 +54,8 @@ struct identity_config {
 	long login_max_fails_account;
 	long login_max_fails_ip;
 	bool require_email_verification;
+	/* service tokens: "name:sha256hex,..." (service_clients.h), "" = local defaults */
+	char *service_clients;
 };
 
 extern const struct cfg_item identity_config_items[];

@@ -25,5 +25,25 @@ void user_http_get_me(struct http_request *req, void *app);
 void user_http_patch_me(struct http_request *req, void *app);
 /* jwks_http.c */
 void jwks_http_get(struct http_request *req, void *app);
+/* service_token_http.c */
+void service_token_http_create(struct http_request *req, void *app);
+void service_token_http_whoami(struct http_request *req, void *app);
+/* tenant_http.c, tenant_patch_http.c */
+void tenant_http_create(struct http_request *req, void *app);
+void tenant_http_list(struct http_request *req, void *app);
+void tenant_http_get(struct http_request *req, void *app);
+void tenant_http_patch(struct http_request *req, void *app);
+/* apikey_http.c */
+void apikey_http_create(struct http_request *req, void *app);
+void apikey_http_list(struct http_request *req, void *app);
+void apikey_http_revoke(struct http_request *req, void *app);
+/* apikey_internal_http.c */
+void apikey_http_validate(struct http_request *req, void *app);
+void apikey_http_usage(struct http_request *req, void *app);
+/* reseller_http.c */
+void reseller_http_me(struct http_request *req, void *app);
+void reseller_http_users_list(struct http_request *req, void *app);
+void reseller_http_users_get(struct http_request *req, void *app);
+void reseller_http_users_create(struct http_request *req, void *app);
 
 #endif

@@ -7,9 +7,12 @@
  */
 #include "identity_events.h"
 
+#include <string.h>
+
 #include "common/event.h"
 #include "common/json.h"
 #include "common/outbox.h"
+#include "identity_json.h"
 
 const char *revoke_reason_str(enum revoke_reason r)
 {
@@ -73,6 +76,69 @@ json_object *tenant_created_data(const struct tenant *t)
 	json_set_str(o, "kind", t->kind);
 	json_set_str(o, "status", t->status);
 	json_set_str(o, "created_at", t->created_at);
+	return o;
+}
+
+json_object *tenant_updated_data(const struct tenant *t, const char *changed,
+				 const char *updated_at)
+{
+	json_object *o;
+
+	if (t->id == NULL || t->slug == NULL || t->name == NULL || t->kind == NULL ||
+	    t->status == NULL || changed == NULL || changed[0] == '\0' || updated_at == NULL)
+		return NULL;
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	json_set_str(o, "tenant_id", t->id);
+	json_set_str(o, "slug", t->slug);
+	json_set_str(o, "name", t->name);
+	json_set_str(o, "kind", t->kind);
+	json_set_str(o, "status", t->status);
+	json_object_object_add(o, "changed_fields", csv_to_json_array(changed));
+	json_set_str(o, "updated_at", updated_at);
+	return o;
+}
+
+json_object *tenant_suspended_data(const struct tenant *t, const char *previous_status,
+				   const char *reason, const char *by_user_id,
+				   const char *suspended_at)
+{
+	json_object *o;
+
+	if (t->id == NULL || t->slug == NULL || previous_status == NULL ||
+	    strcmp(previous_status, "Suspended") == 0 || suspended_at == NULL)
+		return NULL;
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	json_set_str(o, "tenant_id", t->id);
+	json_set_str(o, "slug", t->slug);
+	json_set_str(o, "previous_status", previous_status);
+	json_set_str(o, "reason", reason);
+	json_set_str(o, "suspended_by_user_id", by_user_id);
+	json_set_str(o, "suspended_at", suspended_at);
+	return o;
+}
+
+json_object *api_key_revoked_data(const char *api_key_id, const char *tenant_id,
+				  const char *key_prefix, enum key_revoke_reason why,
+				  const char *by_user_id, const char *revoked_at)
+{
+	const char *reason = why == KEY_REVOKE_REVOKED ? "revoked"
+			     : why == KEY_REVOKE_ADMIN ? "admin"
+						       : NULL;
+	json_object *o;
+
+	if (reason == NULL || api_key_id == NULL || tenant_id == NULL || key_prefix == NULL ||
+	    revoked_at == NULL)
+		return NULL;
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	json_set_str(o, "api_key_id", api_key_id);
+	json_set_str(o, "tenant_id", tenant_id);
+	json_set_str(o, "key_prefix", key_prefix);
+	json_set_str(o, "reason", reason);
+	json_set_str(o, "revoked_by_user_id", by_user_id);
+	json_set_str(o, "revoked_at", revoked_at);
 	return o;
 }
 

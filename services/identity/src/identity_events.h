@@ -6,7 +6,10 @@
  *
  *   identity.user.registered.v1  a user registered (POST /v1/auth/register)
  *   identity.session.revoked.v1  logout, DELETE /v1/auth/sessions/{id}, refresh-token reuse
- *   identity.tenant.created.v1   a tenant was inserted (the seeded "default" tenant)
+ *   identity.tenant.created.v1   a tenant was inserted (POST /v1/tenants, the seeded "default")
+ *   identity.tenant.updated.v1   PATCH /v1/tenants/{id} changed something
+ *   identity.tenant.suspended.v1 that PATCH set the status to Suspended
+ *   identity.api_key.revoked.v1  DELETE /v1/tenants/{id}/api-keys/{key_id} revoked a key
  *
  * Every builder returns a new object the caller owns (json_object_put), or NULL when a
  * required field is missing (or out of memory).
@@ -24,6 +27,9 @@
 #define EV_USER_REGISTERED "identity.user.registered.v1"
 #define EV_SESSION_REVOKED "identity.session.revoked.v1"
 #define EV_TENANT_CREATED "identity.tenant.created.v1"
+#define EV_TENANT_UPDATED "identity.tenant.updated.v1"
+#define EV_TENANT_SUSPENDED "identity.tenant.suspended.v1"
+#define EV_API_KEY_REVOKED "identity.api_key.revoked.v1"
 
 /* data.reason of identity.session.revoked.v1 (the contract also has "admin", unused yet). */
 enum revoke_reason {
@@ -43,6 +49,25 @@ json_object *session_revoked_data(const struct revoked_session *s, enum revoke_r
 /* {tenant_id, slug, name, kind, status, created_at} from t's id, slug, name, kind, status and
  * created_at. */
 json_object *tenant_created_data(const struct tenant *t);
+
+/* {tenant_id, slug, name, kind, status, changed_fields (array of the comma-joined
+ * changed), updated_at} from t's id, slug, name, kind and status. */
+json_object *tenant_updated_data(const struct tenant *t, const char *changed,
+				 const char *updated_at);
+/* {tenant_id, slug, previous_status, reason, suspended_by_user_id, suspended_at}; reason
+ * and by_user_id may be NULL. */
+json_object *tenant_suspended_data(const struct tenant *t, const char *previous_status,
+				   const char *reason, const char *by_user_id,
+				   const char *suspended_at);
+/* data.reason of identity.api_key.revoked.v1. */
+enum key_revoke_reason {
+	KEY_REVOKE_REVOKED, /* a tenant admin of the key's tenant */
+	KEY_REVOKE_ADMIN,   /* a platform admin of another tenant */
+};
+/* {api_key_id, tenant_id, key_prefix, reason, revoked_by_user_id, revoked_at}. */
+json_object *api_key_revoked_data(const char *api_key_id, const char *tenant_id,
+				  const char *key_prefix, enum key_revoke_reason why,
+				  const char *by_user_id, const char *revoked_at);
 
 /* The envelope of one event (event.h): producer "identity", tenant_id = data's tenant_id,
  * trace_id = the causing request's id (NULL when none). Takes data (put on failure too);

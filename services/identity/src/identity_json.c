@@ -6,6 +6,8 @@
  */
 #include "identity_json.h"
 
+#include <string.h>
+
 #include "common/json.h"
 
 static void json_set_opt_int(json_object *o, const char *key, struct opt_int v)
@@ -127,5 +129,91 @@ json_object *auth_tokens_to_json(const char *access_token, const char *refresh_t
 	json_set_int(o, "expires_in", expires_in);
 	json_object_object_add(o, "user", uj);
 	json_object_object_add(o, "tenant", tj);
+	return o;
+}
+
+json_object *csv_to_json_array(const char *csv)
+{
+	json_object *a = json_object_new_array();
+	const char *p = csv;
+
+	if (a == NULL || p == NULL || *p == '\0')
+		return a;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+
+		json_object_array_add(a, json_object_new_string_len(p, (int)n));
+		if (comma == NULL)
+			return a;
+		p = comma + 1;
+	}
+}
+
+json_object *tenant_detail_to_json(const struct tenant_detail *d)
+{
+	json_object *o = tenant_to_json(&d->t);
+
+	if (o == NULL)
+		return NULL;
+	json_set_str(o, "contact_name", d->contact_name);
+	json_set_str(o, "contact_phone", d->contact_phone);
+	json_set_str(o, "billing_email", d->billing_email);
+	json_object_object_add(o, "allowed_origins", csv_to_json_array(d->allowed_origins));
+	return o;
+}
+
+json_object *api_key_to_json(const struct api_key *k, const char *secret)
+{
+	json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_set_str(o, "id", k->id);
+	json_set_str(o, "tenant_id", k->tenant_id);
+	json_set_str(o, "name", k->name);
+	json_set_str(o, "environment", k->environment);
+	json_set_str(o, "key_prefix", k->key_prefix);
+	json_set_str(o, "last4", k->last4);
+	json_object_object_add(o, "scopes", csv_to_json_array(k->scopes));
+	json_object_object_add(o, "allowed_ips", csv_to_json_array(k->allowed_ips));
+	json_set_int(o, "rate_limit_rpm", k->rate_limit_rpm);
+	json_set_bool(o, "is_active", k->is_active);
+	json_set_str(o, "expires_at", k->expires_at);
+	json_set_str(o, "revoked_at", k->revoked_at);
+	json_set_str(o, "last_used_at", k->last_used_at);
+	json_set_int(o, "usage_count", k->usage_count);
+	json_set_str(o, "created_at", k->created_at);
+	if (secret != NULL)
+		json_set_str(o, "secret_key", secret);
+	return o;
+}
+
+json_object *page_meta_to_json(long page, long page_size, long long total)
+{
+	json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_set_int(o, "page", page);
+	json_set_int(o, "page_size", page_size);
+	json_set_int(o, "total", total);
+	json_set_bool(o, "has_more", (long long)page * page_size < total);
+	return o;
+}
+
+json_object *page_to_json(json_object *items, long page, long page_size, long long total)
+{
+	json_object *o = json_object_new_object();
+	json_object *meta = page_meta_to_json(page, page_size, total);
+
+	if (o == NULL || meta == NULL || items == NULL) {
+		json_object_put(o);
+		json_object_put(meta);
+		json_object_put(items);
+		return NULL;
+	}
+	json_object_object_add(o, "data", items);
+	json_object_object_add(o, "meta", meta);
 	return o;
 }

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "app.h"
 #include "common/amqp.h"
@@ -19,47 +18,21 @@
 #include "common/migrate.h"
 #include "common/outbox.h"
 #include "common/redis.h"
+#include "common/svc_auth.h"
 #include "config.h"
 #include "keyring.h"
 #include "routes.h"
 #include "seed.h"
+#include "service_clients.h"
 #include "throttle.h"
 
 #define SCHEMA "identity"
 #define MIGRATE_ATTEMPTS 30 /* one per second: PostgreSQL may still be starting */
-#define DRAIN_POLL_MS 20
-
-/* The graceful stop: stop accepting, then poll until no request is in flight. */
-struct drain {
-	struct identity_app *app;
-	struct daemon_sig *sig;
-	struct event *tick;
-};
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: identity [--routes | --config-table | --help]\n"
 		     "  Configuration comes from environment variables (see --config-table).\n");
-}
-
-/* Applies migrations before anything serves (blocking on purpose, on its own connection). */
-static int main_migrate(const struct identity_config *cfg)
-{
-	char err[512];
-
-	for (int i = 1; i <= MIGRATE_ATTEMPTS; i++) {
-		int n = migrate_run(cfg->database_url, SCHEMA, cfg->migrations_dir, err,
-				    sizeof(err));
-
-		if (n >= 0) {
-			log_info(NULL, "migrations applied", LI("count", n));
-			return 0;
-		}
-		log_warn(NULL, "migrations failed", LS("error", err), LI("attempt", i));
-		if (i < MIGRATE_ATTEMPTS)
-			sleep(1);
-	}
-	return -1;
 }
 
 /* Hash of a random password: verified against when the account is unknown. */
@@ -75,27 +48,12 @@ static char *main_dummy_hash(const struct password_params *pw)
 	return hash;
 }
 
-static void drain_on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct drain *d = arg;
-
-	(void)fd;
-	(void)what;
-	if (http_server_inflight(d->app->http) == 0)
-		daemon_stopped(d->sig);
-}
-
+/* The first signal: the server stops accepting (daemon_drain), then this. */
 static void main_on_stop(void *arg)
 {
-	struct drain *d = arg;
-	struct timeval tv = {0, DRAIN_POLL_MS * 1000};
+	struct identity_app *app = arg;
 
-	http_server_shutdown(d->app->http);
-	seed_stop(d->app->seed);
-	if (http_server_inflight(d->app->http) == 0)
-		daemon_stopped(d->sig);
-	else
-		evtimer_add(d->tick, &tv);
+	seed_stop(app->seed);
 }
 
 static struct pg_pool *main_pg(const struct identity_app *app)
@@ -181,6 +139,28 @@ static struct http_server *main_http(struct identity_app *app)
 	return s;
 }
 
+/* The keys service tokens addressed to identity are verified with: its own published keys. */
+static const struct jwt_keyset *main_svc_keys(void *kr)
+{
+	return keyring_keyset(kr);
+}
+
+/* Service tokens: who may mint them, and the verifier of identity's internal routes. */
+static int main_svc(struct identity_app *app)
+{
+	const struct fr_common_config *c = &app->cfg->common;
+	char err[256] = "";
+
+	app->svc_clients = service_clients_new(app->cfg->service_clients, fr_common_is_local(c),
+					       c->internal_secret, err, sizeof(err));
+	if (app->svc_clients == NULL) {
+		log_error(NULL, "service clients refused", LS("error", err));
+		return -1;
+	}
+	app->svc = svc_verifier_new_keys(main_svc_keys, app->keys, "identity", c->jwt_issuer);
+	return app->svc != NULL ? 0 : -1;
+}
+
 /* Builds every member of app; -1 when one cannot be created (app_free cleans up). */
 static int app_init(struct identity_app *app, const struct identity_config *cfg)
 {
@@ -202,7 +182,8 @@ static int app_init(struct identity_app *app, const struct identity_config *cfg)
 	ko = (struct keyring_opts){app->base, app->pg, kek, cfg->key_rotation_s, cfg->access_ttl_s};
 	app->keys = keyring_new(&ko);
 	explicit_bzero(kek, sizeof(kek));
-	if (app->keys == NULL || (app->throttle = throttle_new(app->redis, &tl)) == NULL ||
+	if (app->keys == NULL || main_svc(app) < 0 ||
+	    (app->throttle = throttle_new(app->redis, &tl)) == NULL ||
 	    (app->seed = seed_new(app)) == NULL || (app->http = main_http(app)) == NULL)
 		return -1;
 	app_metrics_declare(app);
@@ -240,6 +221,8 @@ static void app_free(struct identity_app *app)
 		pg_pool_free(app->pg); /* pending queries fail now; their callbacks reply */
 	if (app->http != NULL)
 		http_server_free(app->http);
+	svc_verifier_free(app->svc);
+	service_clients_free(app->svc_clients);
 	keyring_free(app->keys);
 	seed_free(app->seed);
 	throttle_free(app->throttle);
@@ -252,16 +235,16 @@ static void app_free(struct identity_app *app)
 
 static int main_run(struct identity_app *app, const struct identity_config *cfg)
 {
-	struct drain d = {.app = app};
+	struct daemon_drain *drain = NULL;
 	int rc = -1;
 
 	if (app_init(app, cfg) < 0) {
 		log_error(NULL, "start-up failed");
 		return -1;
 	}
-	d.tick = event_new(app->base, -1, EV_PERSIST, drain_on_tick, &d);
-	d.sig = daemon_on_signals(app->base, main_on_stop, &d, (int)cfg->drain_timeout_ms);
-	if (d.tick == NULL || d.sig == NULL || http_server_listen(app->http) < 0)
+	drain = daemon_drain_new(app->base, app->http, main_on_stop, app,
+				 (int)cfg->drain_timeout_ms);
+	if (drain == NULL || http_server_listen(app->http) < 0)
 		goto out;
 	seed_start(app->seed);
 	keyring_start(app->keys);
@@ -271,9 +254,7 @@ static int main_run(struct identity_app *app, const struct identity_config *cfg)
 		rc = 0;
 	log_info(NULL, "stopped", LI("inflight", (long long)http_server_inflight(app->http)));
 out:
-	if (d.tick != NULL)
-		event_free(d.tick);
-	daemon_sig_free(d.sig);
+	daemon_drain_free(drain);
 	return rc;
 }
 
@@ -284,22 +265,11 @@ int main(int argc, char **argv)
 	char err[512];
 	int rc = 1;
 
-	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--help") == 0)) {
-		usage(argc > 2 ? stderr : stdout);
-		return argc > 2 ? 2 : 0;
-	}
-	if (argc == 2 && strcmp(argv[1], "--routes") == 0) {
-		identity_routes_print(stdout);
-		return 0;
-	}
-	if (argc == 2 && strcmp(argv[1], "--config-table") == 0) {
-		config_print_table(identity_config_items, identity_config_nitems);
-		return 0;
-	}
-	if (argc == 2) {
-		usage(stderr);
-		return 2;
-	}
+	rc = daemon_cli(argc, argv, usage, identity_routes_print, identity_config_items,
+			identity_config_nitems);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
 	log_init("identity", LOG_LEVEL_INFO);
 	memset(&app, 0, sizeof(app));
 	if (identity_config_load(&cfg, err, sizeof(err)) < 0) {
@@ -308,7 +278,9 @@ int main(int argc, char **argv)
 	}
 	log_init("identity", (enum log_level)log_level_parse(cfg.common.log_level));
 	config_log(identity_config_items, identity_config_nitems, &cfg);
-	if (evthread_use_pthreads() != 0 || main_migrate(&cfg) < 0)
+	/* migrations before anything serves (blocking on purpose, on their own connection) */
+	if (evthread_use_pthreads() != 0 ||
+	    migrate_run_retry(cfg.database_url, SCHEMA, cfg.migrations_dir, MIGRATE_ATTEMPTS) < 0)
 		goto out;
 	if (main_run(&app, &cfg) == 0)
 		rc = 0;

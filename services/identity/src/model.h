@@ -34,6 +34,34 @@ struct tenant {
 	const char *created_at;
 };
 
+/* A tenant with the settings only its admins see (GET/PATCH /v1/tenants/{id}). */
+struct tenant_detail {
+	struct tenant t;
+	const char *contact_name;
+	const char *contact_phone;
+	const char *billing_email;
+	const char *allowed_origins; /* comma-joined, "" for none */
+};
+
+/* One API key as listed (never its secret; key_hash only where a lookup needs it). */
+struct api_key {
+	const char *id;
+	const char *tenant_id;
+	const char *name;
+	const char *environment; /* Live | Test */
+	const char *key_prefix;
+	const char *last4;
+	const char *scopes;      /* comma-joined */
+	const char *allowed_ips; /* comma-joined canonical CIDRs, "" for none */
+	int64_t rate_limit_rpm;
+	bool is_active; /* not revoked and not expired */
+	const char *expires_at;
+	const char *revoked_at;
+	const char *last_used_at;
+	int64_t usage_count;
+	const char *created_at;
+};
+
 struct user {
 	const char *id;
 	const char *tenant_id;

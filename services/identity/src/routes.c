@@ -20,6 +20,21 @@ const struct http_route identity_routes[] = {
 	{HTTP_PATCH, "/v1/users/me", user_http_patch_me, 0, NULL},
 	{HTTP_GET, "/v1/.well-known/jwks.json", jwks_http_get, 0, NULL},
 	{HTTP_GET, "/internal/v1/sessions/{session_id}", session_http_status, 0, NULL},
+	{HTTP_POST, "/internal/v1/service-tokens", service_token_http_create, 0, NULL},
+	{HTTP_GET, "/internal/v1/whoami", service_token_http_whoami, 0, NULL},
+	{HTTP_POST, "/v1/tenants", tenant_http_create, 0, NULL},
+	{HTTP_GET, "/v1/tenants", tenant_http_list, 0, NULL},
+	{HTTP_GET, "/v1/tenants/{tenant_id}", tenant_http_get, 0, NULL},
+	{HTTP_PATCH, "/v1/tenants/{tenant_id}", tenant_http_patch, 0, NULL},
+	{HTTP_POST, "/v1/tenants/{tenant_id}/api-keys", apikey_http_create, 0, NULL},
+	{HTTP_GET, "/v1/tenants/{tenant_id}/api-keys", apikey_http_list, 0, NULL},
+	{HTTP_DELETE, "/v1/tenants/{tenant_id}/api-keys/{api_key_id}", apikey_http_revoke, 0, NULL},
+	{HTTP_POST, "/v1/api-keys/validate", apikey_http_validate, 0, NULL},
+	{HTTP_POST, "/internal/v1/api-keys/usage", apikey_http_usage, 0, NULL},
+	{HTTP_GET, "/v1/reseller/me", reseller_http_me, 0, NULL},
+	{HTTP_GET, "/v1/reseller/users", reseller_http_users_list, 0, NULL},
+	{HTTP_GET, "/v1/reseller/users/{user_id}", reseller_http_users_get, 0, NULL},
+	{HTTP_POST, "/v1/reseller/users", reseller_http_users_create, 0, NULL},
 };
 const size_t identity_nroutes = sizeof(identity_routes) / sizeof(identity_routes[0]);
 

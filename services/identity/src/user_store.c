@@ -51,38 +51,6 @@ int user_store_login_lookup(struct pg_pool *pg, const char *slug, const char *em
 	return pg_query(pg, sql, 2, params, cb, arg);
 }
 
-int user_store_insert(struct pg_tx *tx, const char *tenant_id, const struct register_req *r,
-		      const char *password_hash, pg_result_cb cb, void *arg)
-{
-	static const char sql[] =
-		"INSERT INTO users (tenant_id, email, password_hash, full_name, phone_number,"
-		" affiliate_code, terms_accepted_at, register_mode)"
-		" VALUES ($1, lower($2), $3, $4, $5, $6, CASE WHEN $7::boolean THEN now() END, "
-		"'Email')"
-		" RETURNING id, tenant_id, email, full_name, register_mode, " SQL_TS_MS(
-			"created_at");
-	const char *params[7] = {tenant_id,
-				 r->email,
-				 password_hash,
-				 r->full_name,
-				 r->phone_number,
-				 r->affiliate_code,
-				 r->accept_terms ? "true" : "false"};
-
-	return pg_tx_query(tx, sql, 7, params, cb, arg);
-}
-
-void user_registered_from_row(const PGresult *res, int row, struct user *u)
-{
-	memset(u, 0, sizeof(*u));
-	u->id = pg_val(res, row, 0);
-	u->tenant_id = pg_val(res, row, 1);
-	u->email = pg_val(res, row, 2);
-	u->full_name = pg_val(res, row, 3);
-	u->register_mode = pg_val(res, row, 4);
-	u->register_date = pg_val(res, row, 5);
-}
-
 int user_store_get(struct pg_pool *pg, const char *user_id, pg_result_cb cb, void *arg)
 {
 	static const char sql[] = "SELECT " USER_COLS " FROM users u WHERE u.id = $1";
@@ -138,5 +106,55 @@ int user_store_insert_admin(struct pg_pool *pg, const char *tenant_id, const cha
 		" ON CONFLICT (tenant_id, email_lower) DO NOTHING";
 	const char *params[3] = {tenant_id, email, password_hash};
 
+	return pg_query(pg, sql, 3, params, cb, arg);
+}
+
+/* ---- tenant admins and the reseller API ---------------------------------------------------- */
+
+int user_store_create(struct pg_tx *tx, const struct user_new *n, pg_result_cb cb, void *arg)
+{
+	static const char sql[] =
+		"INSERT INTO users AS u (tenant_id, email, password_hash, full_name, phone_number,"
+		" is_tenant_admin, email_verified, affiliate_code, terms_accepted_at,"
+		" register_mode)"
+		" VALUES ($1, lower($2), $3, $4, $5, $6, $7, $8,"
+		" CASE WHEN $9::boolean THEN now() END, 'Email')"
+		" RETURNING " USER_COLS ", " SQL_TS_MS("u.created_at");
+	const char *params[9] = {n->tenant_id,
+				 n->email,
+				 n->password_hash,
+				 n->full_name,
+				 n->phone_number,
+				 n->is_tenant_admin ? "true" : "false",
+				 n->email_verified ? "true" : "false",
+				 n->affiliate_code,
+				 n->accept_terms ? "true" : "false"};
+
+	return pg_tx_query(tx, sql, 9, params, cb, arg);
+}
+
+int user_store_get_in_tenant(struct pg_pool *pg, const char *tenant_id, const char *user_id,
+			     pg_result_cb cb, void *arg)
+{
+	static const char sql[] =
+		"SELECT " USER_COLS " FROM users u WHERE u.id = $1 AND u.tenant_id = $2";
+	const char *params[2] = {user_id, tenant_id};
+
+	return pg_query(pg, sql, 2, params, cb, arg);
+}
+
+int user_store_list(struct pg_pool *pg, const char *tenant_id, long limit, long offset,
+		    pg_result_cb cb, void *arg)
+{
+	static const char sql[] =
+		"SELECT c.total, " USER_COLS
+		" FROM (SELECT count(*) AS total FROM users WHERE tenant_id = $1) c"
+		" LEFT JOIN LATERAL (SELECT * FROM users WHERE tenant_id = $1"
+		" ORDER BY created_at, id LIMIT $2 OFFSET $3) u ON true ORDER BY u.created_at, u.id";
+	char lim[SQL_LONG_BUF], off[SQL_LONG_BUF];
+	const char *params[3] = {tenant_id, lim, off};
+
+	snprintf(lim, sizeof(lim), "%ld", limit);
+	snprintf(off, sizeof(off), "%ld", offset);
 	return pg_query(pg, sql, 3, params, cb, arg);
 }

@@ -37,15 +37,6 @@ void user_from_row(const PGresult *res, int row, int col, struct user *u,
 int user_store_login_lookup(struct pg_pool *pg, const char *slug, const char *email,
 			    pg_result_cb cb, void *arg) MUST_CHECK;
 
-/* Registration, inside the transaction that also writes its event: one row, read with
- * user_registered_from_row(); SQLSTATE 23505 when the e-mail is taken. */
-int user_store_insert(struct pg_tx *tx, const char *tenant_id, const struct register_req *r,
-		      const char *password_hash, pg_result_cb cb, void *arg) MUST_CHECK;
-/* Fills id, tenant_id, email (as stored), full_name, register_mode and register_date (ISO 8601
- * with milliseconds) of u from user_store_insert's row; the other members are zeroed.
- * Strings borrowed from res. */
-void user_registered_from_row(const PGresult *res, int row, struct user *u);
-
 /* USER_COLS of one user (zero or one row). */
 int user_store_get(struct pg_pool *pg, const char *user_id, pg_result_cb cb, void *arg) MUST_CHECK;
 /* Sets the patch's columns in one UPDATE; USER_COLS of the updated user (zero or one row). */
@@ -58,5 +49,32 @@ int user_store_exists(struct pg_pool *pg, const char *tenant_id, const char *ema
 /* Inserts the platform admin unless that e-mail exists (never overwrites). */
 int user_store_insert_admin(struct pg_pool *pg, const char *tenant_id, const char *email,
 			    const char *password_hash, pg_result_cb cb, void *arg) MUST_CHECK;
+
+/* ---- new users: registration, tenant admins (POST /v1/tenants), the reseller API ---- */
+
+struct user_new {
+	const char *tenant_id;
+	const char *email; /* lower-cased */
+	const char *password_hash;
+	const char *full_name;      /* may be NULL */
+	const char *phone_number;   /* may be NULL */
+	const char *affiliate_code; /* may be NULL */
+	bool accept_terms;          /* terms_accepted_at = now() */
+	bool is_tenant_admin;
+	bool email_verified;
+};
+/* Inserts a user (register_mode Email) inside the transaction that also writes its event:
+ * one row, USER_COLS then created_at with milliseconds (USER_COL_CREATED_MS); SQLSTATE 23505
+ * when the e-mail is taken in that tenant. */
+#define USER_COL_CREATED_MS USER_NCOLS
+int user_store_create(struct pg_tx *tx, const struct user_new *n, pg_result_cb cb,
+		      void *arg) MUST_CHECK;
+/* USER_COLS of one user of this tenant (zero or one row). */
+int user_store_get_in_tenant(struct pg_pool *pg, const char *tenant_id, const char *user_id,
+			     pg_result_cb cb, void *arg) MUST_CHECK;
+/* One page of a tenant's users, oldest first: every row starts with the total count, then
+ * USER_COLS; a page past the end is one row whose user columns are all NULL. */
+int user_store_list(struct pg_pool *pg, const char *tenant_id, long limit, long offset,
+		    pg_result_cb cb, void *arg) MUST_CHECK;
 
 #endif

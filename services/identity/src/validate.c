@@ -8,8 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Copies src into dst (cap bytes incl. NUL) with ASCII letters lower-cased. */
-static void copy_lower(char *dst, size_t cap, const char *src)
+void validate_copy_lower(char *dst, size_t cap, const char *src)
 {
 	size_t i = 0;
 
@@ -41,8 +40,8 @@ int register_req_parse(json_object *body, struct register_req *r, struct jv *v)
 	r->phone_number = jv_string(v, body, "phone_number", JV_OPTIONAL, 0, 32);
 	r->affiliate_code = jv_string(v, body, "affiliate_code", JV_OPTIONAL, 0, 64);
 	r->accept_terms = jv_bool(v, body, "accept_terms", JV_OPTIONAL, false);
-	copy_lower(r->tenant_slug, sizeof(r->tenant_slug), slug);
-	copy_lower(r->email, sizeof(r->email), email);
+	validate_copy_lower(r->tenant_slug, sizeof(r->tenant_slug), slug);
+	validate_copy_lower(r->email, sizeof(r->email), email);
 	return jv_failed(v) ? -1 : 0;
 }
 
@@ -60,8 +59,8 @@ int login_req_parse(json_object *body, struct login_req *r, struct jv *v)
 	r->password = jv_string(v, body, "password", JV_REQUIRED, 1, 1024);
 	r->device_id = jv_string(v, body, "device_id", JV_OPTIONAL, 0, 200);
 	r->device_name = jv_string(v, body, "device_name", JV_OPTIONAL, 0, 200);
-	copy_lower(r->tenant_slug, sizeof(r->tenant_slug), slug);
-	copy_lower(r->email, sizeof(r->email), email);
+	validate_copy_lower(r->tenant_slug, sizeof(r->tenant_slug), slug);
+	validate_copy_lower(r->email, sizeof(r->email), email);
 	return jv_failed(v) ? -1 : 0;
 }
 
@@ -122,8 +121,7 @@ static const char *patch_value(const struct patch_field *f, json_object *body, t
 	return NULL;
 }
 
-/* Problems recorded so far (to tell whether one field added any). */
-static size_t jv_count(const struct jv *v)
+size_t validate_problems(const struct jv *v)
 {
 	return v->details != NULL ? json_object_array_length(v->details) : 0;
 }
@@ -136,7 +134,7 @@ int user_patch_parse(json_object *body, time_t now, struct user_patch *p, struct
 		const struct patch_field *f = &patch_fields[i];
 		json_object *val = NULL;
 		const char *s = NULL;
-		size_t before = jv_count(v);
+		size_t before = validate_problems(v);
 
 		if (!json_object_object_get_ex(body, f->name, &val))
 			continue;
@@ -146,7 +144,7 @@ int user_patch_parse(json_object *body, time_t now, struct user_patch *p, struct
 		}
 		if (val != NULL) /* an explicit null clears a nullable column: s stays NULL */
 			s = patch_value(f, body, now, v);
-		if (jv_count(v) != before)
+		if (validate_problems(v) != before)
 			continue;
 		p->set[p->n].column = f->name;
 		p->set[p->n].value = s;
@@ -155,7 +153,7 @@ int user_patch_parse(json_object *body, time_t now, struct user_patch *p, struct
 	return jv_failed(v) ? -1 : 0;
 }
 
-static bool is_leap(int y)
+bool validate_is_leap(int y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
@@ -176,7 +174,7 @@ bool birth_date_valid(const char *s, time_t now)
 	d = (s[8] - '0') * 10 + (s[9] - '0');
 	if (y < 1 || m < 1 || m > 12 || d < 1)
 		return false;
-	dim = mdays[m - 1] + (m == 2 && is_leap(y) ? 1 : 0);
+	dim = mdays[m - 1] + (m == 2 && validate_is_leap(y) ? 1 : 0);
 	if (d > dim)
 		return false;
 	if (gmtime_r(&now, &today) == NULL)

@@ -14,13 +14,13 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_test_util.h"
 
 /* Every test starts from the built-in defaults, whatever the runner's environment holds. */
 static int clear_env(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < identity_config_nitems; i++)
-		unsetenv(identity_config_items[i].env);
+	ctu_clear_env(identity_config_items, identity_config_nitems);
 	return 0;
 }
 
@@ -34,15 +34,18 @@ static int load(char *err, size_t errlen)
 	return rc;
 }
 
-static void set_production_secrets(void)
-{
-	setenv("FR_ENV", "production", 1);
-	setenv("FR_INTERNAL_SECRET", "0123456789abcdef0123456789abcdef-prod", 1);
-	setenv("FR_ADMIN_PASSWORD", "a-long-production-password", 1);
-	setenv("IDENTITY_KEY_ENCRYPTION_KEY",
-	       "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);
-	setenv("FR_AMQP_PASSWORD", "a-production-broker-password", 1);
-}
+/* Every built-in secret, set to a production value. */
+static const struct ctu_env PRODUCTION_SECRETS[] = {
+	{"FR_INTERNAL_SECRET", "0123456789abcdef0123456789abcdef-prod"},
+	{"FR_ADMIN_PASSWORD", "a-long-production-password"},
+	{"IDENTITY_KEY_ENCRYPTION_KEY",
+	 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"},
+	{"FR_AMQP_PASSWORD", "a-production-broker-password"},
+	{"FR_SERVICE_CLIENT_SECRET", "identity-service-client-secret"},
+	{"IDENTITY_SERVICE_CLIENTS",
+	 "billing:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"},
+	{NULL, NULL},
+};
 
 static void test_config_local_defaults_load(void **state)
 {
@@ -78,21 +81,8 @@ static void test_config_local_defaults_load(void **state)
 
 static void test_config_production_refuses_each_default_secret(void **state)
 {
-	static const char *const secrets[] = {"FR_INTERNAL_SECRET", "FR_ADMIN_PASSWORD",
-					      "IDENTITY_KEY_ENCRYPTION_KEY", "FR_AMQP_PASSWORD",
-					      NULL};
-	char err[256];
-
 	(void)state;
-	set_production_secrets();
-	assert_int_equal(load(err, sizeof(err)), 0);
-	for (size_t i = 0; secrets[i] != NULL; i++) {
-		set_production_secrets();
-		unsetenv(secrets[i]); /* back to the built-in default */
-		err[0] = '\0';
-		assert_int_equal(load(err, sizeof(err)), -1);
-		assert_non_null(strstr(err, secrets[i]));
-	}
+	ctu_assert_each_secret_required(PRODUCTION_SECRETS, load);
 }
 
 static void test_config_production_refuses_short_internal_secret(void **state)
@@ -100,7 +90,7 @@ static void test_config_production_refuses_short_internal_secret(void **state)
 	char err[256];
 
 	(void)state;
-	set_production_secrets();
+	ctu_set_production(PRODUCTION_SECRETS);
 	setenv("FR_INTERNAL_SECRET", "too-short", 1);
 	assert_int_equal(load(err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "FR_INTERNAL_SECRET"));

@@ -52,7 +52,7 @@ static const char *str_of(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
-/* As user_registered_from_row() fills it after the INSERT. */
+/* As user_create.c passes it after the INSERT (register_date with milliseconds). */
 static const struct user USER = {
 	.id = USER_ID,
 	.tenant_id = TENANT_ID,

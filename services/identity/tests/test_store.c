@@ -256,13 +256,16 @@ static bool ensure_default(struct fixture *f, bool check)
 static void insert_user(struct fixture *f, struct pg_tx *tx, struct waiter *w, const char *email,
 			struct user *u)
 {
-	struct register_req r = {
-		.tenant_slug = "default", .full_name = "Ada", .accept_terms = true};
+	struct user_new n = {.tenant_id = f->tenant_id,
+			     .email = email,
+			     .password_hash = "$argon2id$fake",
+			     .full_name = "Ada",
+			     .accept_terms = true};
 
-	snprintf(r.email, sizeof(r.email), "%s", email);
-	TX_OK(f, w, user_store_insert(tx, f->tenant_id, &r, "$argon2id$fake", on_result, w));
+	TX_OK(f, w, user_store_create(tx, &n, on_result, w));
 	assert_int_equal(PQntuples(w->res), 1);
-	user_registered_from_row(w->res, 0, u);
+	user_from_row(w->res, 0, 0, u, NULL);
+	u->register_date = pg_val(w->res, 0, USER_COL_CREATED_MS);
 	snprintf(f->user_id, sizeof(f->user_id), "%s", u->id);
 }
 
@@ -295,7 +298,8 @@ static PGresult *query(struct fixture *f, const char *sql, const char *param)
 static void test_store_register_unique_email_and_lookup(void **state)
 {
 	struct fixture *f = *state;
-	struct register_req r = {.tenant_slug = "default"};
+	struct user_new n = {
+		.tenant_id = f->tenant_id, .email = "ADA@example.com", .password_hash = "h"};
 	struct waiter w = {0};
 	struct tenant t;
 	struct user u;
@@ -311,9 +315,8 @@ static void test_store_register_unique_email_and_lookup(void **state)
 	assert_string_equal(f->tenant_id, first);
 	make_user(f, "ada@example.com");
 	/* same e-mail, other case: unique violation */
-	snprintf(r.email, sizeof(r.email), "ADA@example.com");
 	tx = begin(f);
-	assert_int_equal(user_store_insert(tx, f->tenant_id, &r, "h", on_result, &w), 0);
+	assert_int_equal(user_store_create(tx, &n, on_result, &w), 0);
 	run_until(f, &w.done);
 	assert_string_equal(w.sqlstate, "23505");
 	waiter_reset(&w);
