@@ -63,11 +63,14 @@ static int authn_bool_claim(json_object *o, const char *key, bool *out)
 
 int authn_claims_from_json(json_object *payload, struct gw_claims *out)
 {
-	json_object *exp = NULL;
+	json_object *exp = NULL, *use = NULL;
 
 	memset(out, 0, sizeof(*out));
 	if (payload == NULL || !json_object_is_type(payload, json_type_object))
 		return -1;
+	/* a service token (svc_token.h) is never a user's access token, whatever its aud */
+	if (json_object_object_get_ex(payload, "token_use", &use))
+		goto bad;
 	if (authn_uuid_claim(payload, "sub", out->sub) < 0 ||
 	    authn_uuid_claim(payload, "tid", out->tid) < 0 ||
 	    authn_uuid_claim(payload, "sid", out->sid) < 0 ||

@@ -26,7 +26,8 @@ struct jwks_waiter;
 int authn_bearer(const char *authorization, const char **tok, size_t *len);
 
 /* Pure: the claims the gateway needs from a verified payload: sub, tid, sid (UUIDs), exp
- * (integer), adm / tadm (booleans, absent = false). 0, or -1 when one is missing or bad. */
+ * (integer), adm / tadm (booleans, absent = false). 0, or -1 when one is missing or bad, or
+ * when the payload has a token_use claim (a service token is never a user's token). */
 int authn_claims_from_json(json_object *payload, struct gw_claims *out);
 
 /* Pure: the 401 code for a verification failure ("token_invalid" or "token_expired"). */

@@ -43,6 +43,17 @@ struct gw_config {
 	long session_l1_ttl_ms;
 	long session_l1_size;
 	long session_redis_ttl_s;
+	/* rate limits (ratelimit.h) */
+	bool rl_enabled;
+	long rl_user_rpm;
+	long rl_tenant_rpm;
+	long rl_ip_rpm;
+	long rl_apikey_default_rpm;
+	long rl_redis_timeout_ms;
+	/* API keys (apikey.h) */
+	long apikey_l1_ttl_ms;
+	long apikey_l1_size;
+	long apikey_usage_flush_ms;
 };
 
 extern const struct cfg_item gw_config_items[];

@@ -70,6 +70,8 @@ static int extra_parse_auth(const char *a, size_t n, enum gw_auth *out)
 		*out = GW_AUTH_NONE;
 	else if (n == 3 && memcmp(a, "jwt", 3) == 0)
 		*out = GW_AUTH_JWT;
+	else if (n == 6 && memcmp(a, "apikey", 6) == 0)
+		*out = GW_AUTH_APIKEY; /* signed API-key requests, no scope required */
 	else
 		return -1;
 	return 0;
@@ -96,7 +98,7 @@ static int extra_parse_entry(const char *s, size_t n, struct extra_routes *x, ch
 	    extra_check_url(eq1 + 1, (size_t)(eq2 - eq1 - 1), err, errlen) < 0)
 		return -1;
 	if (extra_parse_auth(eq2 + 1, (size_t)(s + n - eq2 - 1), &auth) < 0) {
-		snprintf(err, errlen, "GATEWAY_EXTRA_ROUTES: auth must be none or jwt");
+		snprintf(err, errlen, "GATEWAY_EXTRA_ROUTES: auth must be none, jwt or apikey");
 		return -1;
 	}
 	for (size_t i = 0; i < x->n; i++)

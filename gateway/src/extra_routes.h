@@ -4,7 +4,7 @@
  *   GATEWAY_EXTRA_ROUTES="/bench/=http://127.0.0.1:18080=jwt;/raw/=http://127.0.0.1:18080=none"
  *
  * Each entry proxies every method of every path below the prefix to the URL's host:port,
- * behind the given auth surface (none | jwt). Used by the benchmarks to put the gateway and
+ * behind the given auth surface (none | jwt | apikey: a signed API-key request, any scope). Used by the benchmarks to put the gateway and
  * nginx in front of the same upstream; not part of the public contract, never printed by
  * --routes.
  */

@@ -25,6 +25,10 @@ struct jwks;
 struct session_check;
 struct amqp;
 struct consumer;
+struct ratelimit;
+struct apikey_cache;
+struct svc_tokens;
+struct http_client;
 
 #define GW_JWT_LEEWAY_S 30
 
@@ -40,6 +44,10 @@ struct gateway {
 	struct token_cache *tokens;
 	struct jwks *jwks;
 	struct session_check *sessions;
+	struct ratelimit *rl;          /* rate limits and nonces (ratelimit.h) */
+	struct svc_tokens *svc_tokens;  /* service tokens for calls to services (svc_token.h) */
+	struct http_client *identity_svc; /* identity (FR_IDENTITY_URL) for service calls only */
+	struct apikey_cache *apikeys;  /* API-key lookups and usage counts (apikey.h) */
 	struct amqp *amqp;             /* the broker bridge (revocation events only) */
 	struct consumer *revocations;  /* identity.session.revoked.v1 (session_events.h) */
 	struct jwt_verify_opts verify; /* issuer, audience, leeway */

@@ -4,19 +4,24 @@
  * Owns nothing between requests. Per request: struct gw_ctx in request memory, freed with
  * the request once it is answered. The state machine:
  *
- *   START -> AUTH -> (KEYS -> AUTH) -> SESSION -> PROXY -> DONE
- *   START -> PROXY (auth none)           any state -> DONE (answered with an error)
+ *   START -> AUTH -> (KEYS -> AUTH) -> SESSION -> LIMIT -> PROXY
+ *   START -> LIMIT -> PROXY (auth none, route limited per client IP)
+ *   START -> PROXY (auth none, not limited)
+ *   any state but PROXY -> DONE (answered by the gateway: an error or 429)
  */
 #include "handler.h"
 
 #include <assert.h>
 #include <string.h>
 
+#include "apikey_auth.h"
 #include "authn.h"
+#include "config.h"
 #include "cors.h"
 #include "gateway.h"
 #include "jwks.h"
 #include "proxy.h"
+#include "ratelimit.h"
 #include "routes.h"
 #include "session_check.h"
 #include "token_cache.h"
@@ -27,6 +32,7 @@ enum gw_state {
 	GW_ST_AUTH,      /* verifying the bearer token */
 	GW_ST_KEYS,      /* parked on a JWKS re-fetch (unknown kid) */
 	GW_ST_SESSION,   /* waiting for the session validity lookup */
+	GW_ST_LIMIT,     /* waiting for the rate-limit decision (ratelimit.h) */
 	GW_ST_PROXY,     /* forwarded; waiting for the upstream */
 	GW_ST_DONE,      /* answered by the gateway itself */
 };
@@ -41,16 +47,20 @@ struct gw_ctx {
 	struct gw_session sess;
 	struct jwks_waiter kw;
 	struct session_waiter sw;
+	struct iauth who;      /* GW_ST_LIMIT: the caller to forward once allowed */
+	unsigned proxy_flags;  /* GW_ST_LIMIT: proxy_forward flags */
 };
 
 /* Asserts that the pipeline only moves forward along the documented edges. */
 static void gw_set_state(struct gw_ctx *c, enum gw_state to)
 {
 	static const unsigned legal[] = {
-		[GW_ST_START] = 1u << GW_ST_AUTH | 1u << GW_ST_PROXY | 1u << GW_ST_DONE,
+		[GW_ST_START] = 1u << GW_ST_AUTH | 1u << GW_ST_LIMIT | 1u << GW_ST_PROXY |
+				1u << GW_ST_DONE,
 		[GW_ST_AUTH] = 1u << GW_ST_KEYS | 1u << GW_ST_SESSION | 1u << GW_ST_DONE,
 		[GW_ST_KEYS] = 1u << GW_ST_AUTH,
-		[GW_ST_SESSION] = 1u << GW_ST_PROXY | 1u << GW_ST_DONE,
+		[GW_ST_SESSION] = 1u << GW_ST_LIMIT | 1u << GW_ST_DONE,
+		[GW_ST_LIMIT] = 1u << GW_ST_PROXY | 1u << GW_ST_DONE,
 		[GW_ST_PROXY] = 0,
 		[GW_ST_DONE] = 0,
 	};
@@ -70,9 +80,34 @@ static void gw_proxy(struct gw_ctx *c, const struct iauth *who, unsigned flags)
 	proxy_forward(c->gw, c->req, c->up, who, flags);
 }
 
+static void gw_on_limit(void *arg, const struct rl_decision *d)
+{
+	struct gw_ctx *c = arg;
+
+	if (!d->allowed) {
+		gw_set_state(c, GW_ST_DONE);
+		ratelimit_reply_429(c->req, d);
+		return;
+	}
+	ratelimit_headers(c->req, d);
+	gw_proxy(c, &c->who, c->proxy_flags);
+}
+
+/* Counts the request against limits[] (copied), then forwards it as who (copied) or answers
+ * 429. */
+static void gw_limit(struct gw_ctx *c, const struct rl_limit *limits, size_t n,
+		     const struct iauth *who, unsigned flags)
+{
+	c->who = *who;
+	c->proxy_flags = flags;
+	gw_set_state(c, GW_ST_LIMIT);
+	ratelimit_check(c->gw->rl, limits, n, NULL, 0, http_request_id(c->req), gw_on_limit, c);
+}
+
 /* The session answered: forward with the verified caller, or refuse. */
 static void gw_session_verdict(struct gw_ctx *c, enum session_verdict v)
 {
+	struct rl_limit limits[2];
 	struct iauth who;
 
 	if (v == SESSION_UNAVAILABLE) {
@@ -92,7 +127,9 @@ static void gw_session_verdict(struct gw_ctx *c, enum session_verdict v)
 	/* least privilege: a role needs both the token and the current session to grant it */
 	who.is_admin = c->claims.adm && c->sess.adm;
 	who.is_tenant_admin = c->claims.tadm && c->sess.tadm;
-	gw_proxy(c, &who, PROXY_DROP_AUTHORIZATION);
+	limits[0] = (struct rl_limit){RL_USER, c->claims.sub, c->gw->cfg->rl_user_rpm};
+	limits[1] = (struct rl_limit){RL_TENANT, c->claims.tid, c->gw->cfg->rl_tenant_rpm};
+	gw_limit(c, limits, 2, &who, PROXY_DROP_AUTHORIZATION);
 }
 
 static void gw_on_session(void *arg, enum session_verdict v, const struct gw_session *s)
@@ -180,10 +217,20 @@ void gw_handle(struct http_request *req, void *app)
 		http_reply_error(req, 500, "internal_error", "No upstream for this route.", NULL);
 		return;
 	}
+	if (route->auth == GW_AUTH_APIKEY) { /* the reseller API: its own pipeline */
+		apikey_auth_start(gw, req, route, c->up);
+		return;
+	}
 	if (route->auth == GW_AUTH_NONE) {
 		struct iauth anon;
 
 		memset(&anon, 0, sizeof(anon));
+		if ((route->flags & GW_RL_IP) != 0) {
+			struct rl_limit ip = {RL_IP, http_request_peer(req), gw->cfg->rl_ip_rpm};
+
+			gw_limit(c, &ip, 1, &anon, 0);
+			return;
+		}
 		gw_proxy(c, &anon, 0);
 		return;
 	}

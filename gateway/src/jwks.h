@@ -1,12 +1,9 @@
 /*
- * jwks.h - identity's public signing keys, kept current.
- *
- * Fetches GET /v1/.well-known/jwks.json from identity at start-up (retrying with backoff;
- * /readyz stays false until a key set is loaded), refreshes it every GATEWAY_JWKS_REFRESH_S,
- * and re-fetches when a token names an unknown kid -- at most once per second, however many
- * such tokens arrive. A new set replaces the old one in one pointer swap (the loop is single
- * threaded, so no verify ever sees a half-built set); cached tokens signed by a key that left
- * the set are purged at the swap.
+ * jwks.h - identity's public signing keys for the gateway: common/jwks_client.h (fetch at
+ * start, refresh every GATEWAY_JWKS_REFRESH_S, re-fetch at most once per second on an
+ * unknown kid, waiters, /readyz) bound to the gateway's identity upstream and token cache:
+ * each fetch outcome feeds the upstream's health, and cached tokens signed by a key that
+ * left the set are purged at each swap.
  */
 #ifndef GATEWAY_JWKS_H
 #define GATEWAY_JWKS_H
@@ -14,22 +11,11 @@
 #include <event2/event.h>
 #include <stdbool.h>
 
+#include "common/jwks_client.h"
 #include "common/jwt.h"
 
 struct upstream;
 struct token_cache;
-
-#define JWKS_PATH "/v1/.well-known/jwks.json"
-#define JWKS_KID_REFETCH_MS 1000
-#define JWKS_MAX_WAITERS 4096
-
-/* A request parked until a re-fetch finishes (memory owned by the caller, e.g. request
- * memory). fn is called once, from the loop, whether the fetch succeeded or not. */
-struct jwks_waiter {
-	struct jwks_waiter *next;
-	void (*fn)(void *arg);
-	void *arg;
-};
 
 struct jwks;
 
@@ -48,7 +34,7 @@ int jwks_refresh_for_kid(struct jwks *j, struct jwks_waiter *w);
 
 /* Stops timers and releases parked waiters (their fn runs); later fetch answers are ignored. */
 void jwks_close(struct jwks *j);
-/* Frees the set and the object; call after the identity client is freed. */
+/* Frees the set and the object (before or after the identity client). */
 void jwks_free(struct jwks *j);
 
 #endif

@@ -21,11 +21,14 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/redis.h"
+#include "common/svc_token.h"
+#include "apikey.h"
 #include "config.h"
 #include "extra_routes.h"
 #include "gateway.h"
 #include "gw_metrics.h"
 #include "jwks.h"
+#include "ratelimit.h"
 #include "routes.h"
 #include "session_check.h"
 #include "session_events.h"
@@ -93,10 +96,13 @@ static double gw_identity_conns(void *arg)
 static void gw_on_drain_poll(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_main *m = arg;
-
 	struct timeval tv = {0, GW_DRAIN_POLL_MS * 1000};
+	bool idle = http_server_inflight(m->gw.server) == 0;
 
-	m->quiet_polls = http_server_inflight(m->gw.server) == 0 ? m->quiet_polls + 1 : 0;
+	if (idle) /* the last API-key usage counts (no-op when none, or a report is in flight) */
+		apikey_cache_flush(m->gw.apikeys);
+	idle = idle && !apikey_cache_flushing(m->gw.apikeys);
+	m->quiet_polls = idle ? m->quiet_polls + 1 : 0;
 	if (m->quiet_polls >= GW_DRAIN_QUIET_POLLS) {
 		log_info(NULL, "drained");
 		daemon_stopped(m->sig);
@@ -130,10 +136,16 @@ static void gw_teardown(struct gw_main *m)
 		amqp_free(gw->amqp);
 	jwks_close(gw->jwks);
 	session_check_close(gw->sessions);
+	apikey_cache_close(gw->apikeys);
+	ratelimit_free(gw->rl); /* before Redis: waiting decisions are answered locally */
 	if (gw->redis != NULL)
 		redis_free(gw->redis);
+	svc_tokens_free(gw->svc_tokens); /* waiting calls fail; sent ones are the client's */
+	if (gw->identity_svc != NULL)
+		http_client_free(gw->identity_svc);
 	upstreams_free(gw->ups);
 	session_check_free(gw->sessions);
+	apikey_cache_free(gw->apikeys); /* after Redis and the identity clients: no callback left */
 	jwks_free(gw->jwks);
 	if (gw->server != NULL)
 		http_server_free(gw->server);
@@ -160,6 +172,55 @@ static int gw_make_redis(struct gw_main *m)
 	ro.password = m->cfg.common.redis_password;
 	m->gw.redis = redis_new(m->gw.base, &ro);
 	return m->gw.redis != NULL ? 0 : -1;
+}
+
+/* The rate limiter on the shared Redis connection, with its own (short) deadline. */
+static int gw_make_ratelimit(struct gw_main *m)
+{
+	struct ratelimit_opts o;
+
+	ratelimit_opts_default(&o);
+	o.enabled = m->cfg.rl_enabled;
+	o.redis_timeout_ms = m->cfg.rl_redis_timeout_ms;
+	m->gw.rl = ratelimit_new_opts(m->gw.base, m->gw.redis, m->gw.metrics, &o);
+	return m->gw.rl != NULL ? 0 : -1;
+}
+
+/* The service-token source and its own client to identity (never the proxy pool), for the
+ * gateway's service calls (API-key validation, usage). */
+static int gw_make_svc(struct gw_main *m)
+{
+	struct http_client_opts o;
+	char secret[256];
+	char *host = NULL;
+
+	http_client_opts_default(&o);
+	if (http_url_parse(m->cfg.common.identity_url, &host, &o.port) < 0) {
+		log_error(NULL, "bad FR_IDENTITY_URL");
+		return -1;
+	}
+	o.host = host;
+	o.max_conns = 8;
+	m->gw.identity_svc = http_client_new(m->gw.base, &o);
+	free(host);
+	if (m->gw.identity_svc == NULL ||
+	    fr_common_service_secret(&m->cfg.common, secret, sizeof(secret)) < 0)
+		return -1;
+	m->gw.svc_tokens = svc_tokens_new(m->gw.base, m->gw.identity_svc,
+					  m->cfg.common.service_client_id, secret);
+	explicit_bzero(secret, sizeof(secret));
+	return m->gw.svc_tokens != NULL ? 0 : -1;
+}
+
+/* The API-key cache: Redis, then identity through the service-token client. */
+static int gw_make_apikeys(struct gw_main *m)
+{
+	const struct apikey_cache_opts o = {m->cfg.apikey_l1_ttl_ms, (size_t)m->cfg.apikey_l1_size,
+					    m->cfg.apikey_usage_flush_ms};
+
+	m->gw.apikeys = apikey_cache_new(m->gw.base, m->gw.redis, m->gw.svc_tokens,
+					 m->gw.identity_svc, m->gw.metrics, &o);
+	return m->gw.apikeys != NULL ? 0 : -1;
 }
 
 /* The broker bridge and the revocation consumer. The broker need not be up: the bridge
@@ -237,6 +298,8 @@ static int gw_wire(struct gw_main *m, char *err, size_t errlen)
 					 (size_t)m->cfg.session_l1_size, m->cfg.session_redis_ttl_s};
 	if ((gw->sessions = session_check_new(gw->redis, gw->identity, gw->metrics, &so)) == NULL)
 		return -1;
+	if (gw_make_ratelimit(m) < 0 || gw_make_svc(m) < 0 || gw_make_apikeys(m) < 0)
+		return -1;
 	metrics_gauge_fn(gw->metrics, "gateway_token_cache_entries", NULL, gw_token_cache_entries,
 			 gw->tokens);
 	metrics_gauge_fn(gw->metrics, "gateway_session_l1_entries", NULL, gw_session_l1_entries,
@@ -280,21 +343,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "--routes") == 0) {
-		gw_routes_print(stdout);
-		return 0;
-	}
-	if (argc == 2 && strcmp(argv[1], "--config-table") == 0) {
-		config_print_table(gw_config_items, gw_config_nitems);
-		return 0;
-	}
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		gw_usage(stdout);
-		return 0;
-	}
-	if (argc != 1) {
-		gw_usage(stderr);
-		return 2;
-	}
-	return gw_run();
+	int rc = daemon_cli(argc, argv, gw_usage, gw_routes_print, gw_config_items, gw_config_nitems);
+
+	return rc >= 0 ? rc : gw_run();
 }

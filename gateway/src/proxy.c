@@ -65,8 +65,8 @@ static bool hdr_request_dropped(const char *name, size_t len, unsigned flags)
 		return HDR_IS(name, len, "host");
 	case 6:
 		return HDR_IS(name, len, "expect");
-	case 9:
-		return HDR_IS(name, len, "x-user-id");
+	case 9: /* x-api-key: the full key is a secret the services never need */
+		return HDR_IS(name, len, "x-user-id") || HDR_IS(name, len, "x-api-key");
 	case 11:
 		return HDR_IS(name, len, "x-tenant-id");
 	case 12:
@@ -177,7 +177,8 @@ size_t proxy_build_xff(const struct http_client_header *in, size_t n, const char
 
 bool proxy_response_header_relayed(const char *name, size_t len)
 {
-	if (hdr_hop_by_hop(name, len) || HDR_HAS_PREFIX(name, len, "access-control-"))
+	if (hdr_hop_by_hop(name, len) || HDR_HAS_PREFIX(name, len, "access-control-") ||
+	    HDR_HAS_PREFIX(name, len, "ratelimit-")) /* the gateway's own (ratelimit.h) */
 		return false;
 	switch (len) {
 	case 4:
@@ -272,6 +273,7 @@ static void proxy_relay_header(struct http_request *req, const struct http_slice
 static void proxy_relay(struct proxy_call *pc, const struct http_client_response *resp)
 {
 	const struct http_head *h = resp->head;
+	const struct gw_route *rt = http_request_route_data(pc->req);
 	const char *ctype = NULL;
 
 	for (size_t i = 0; h != NULL && i < h->nheaders; i++) {
@@ -282,6 +284,10 @@ static void proxy_relay(struct proxy_call *pc, const struct http_client_response
 		else if (ctype == NULL && HDR_IS(n->p, n->n, "content-type"))
 			ctype = proxy_cstr(pc->req, &h->values[i]);
 	}
+	/* a service's own 401 on the reseller API (e.g. a key revoked a moment ago) carries the
+	 * same challenge as the gateway's */
+	if (resp->status == 401 && rt != NULL && rt->auth == GW_AUTH_APIKEY)
+		http_reply_header(pc->req, "WWW-Authenticate", "FR-Signature");
 	if (resp->status == 204 || resp->status == 304 || resp->status < 200)
 		http_reply_empty(pc->req, resp->status);
 	else
@@ -345,6 +351,8 @@ static void proxy_add_iauth(struct gateway *gw, struct http_request *req, struct
 	hs[(*k)++] = (struct http_client_header){"X-FR-Session-Id", who->session_id};
 	hs[(*k)++] = (struct http_client_header){"X-FR-Roles", iauth_roles(who)};
 	hs[(*k)++] = (struct http_client_header){"X-FR-Client-Ip", who->client_ip};
+	hs[(*k)++] = (struct http_client_header){"X-FR-Api-Key-Id", who->api_key_id};
+	hs[(*k)++] = (struct http_client_header){"X-FR-Scopes", who->scopes};
 	hs[(*k)++] = (struct http_client_header){"X-FR-Auth-Ts", ts};
 	hs[(*k)++] = (struct http_client_header){"X-FR-Auth-Sig", sig};
 }

@@ -28,7 +28,7 @@ struct gateway;
 struct upstream;
 
 /* Headers the gateway itself adds to every forwarded request. */
-#define PROXY_ADDED_HEADERS 11
+#define PROXY_ADDED_HEADERS 13
 
 enum proxy_filter_flags {
 	PROXY_DROP_AUTHORIZATION = 1 << 0,
@@ -45,7 +45,8 @@ size_t proxy_filter_request_headers(const struct http_client_header *in, size_t 
 size_t proxy_build_xff(const struct http_client_header *in, size_t n, const char *peer, char *out,
 		       size_t cap);
 
-/* Pure: whether an upstream response header (name[0..len)) is relayed to the client. */
+/* Pure: whether an upstream response header (name[0..len)) is relayed to the client (not
+ * hop-by-hop, CORS, or RateLimit-*: those the gateway sets itself). */
 bool proxy_response_header_relayed(const char *name, size_t len);
 
 /* Pure: how an upstream failure is answered. */

@@ -23,7 +23,14 @@ static const struct gw_route R_LOGOUT = {"identity", GW_AUTH_JWT, GW_AFTER_REVOK
 static const struct gw_route R_SESSION_DELETE = {"identity", GW_AUTH_JWT,
 						 GW_AFTER_REVOKE_PATH_SESSION, NULL, 0};
 /* ---- billing rows' data (owner: billing) ---- */
+static const struct gw_route R_BILLING_NONE = {"billing", GW_AUTH_NONE, GW_AFTER_NONE, NULL, 0};
+static const struct gw_route R_BILLING_JWT = {"billing", GW_AUTH_JWT, GW_AFTER_NONE, NULL, 0};
 /* ---- reseller API rows' data (owner: API keys) ---- */
+static const struct gw_route R_RESELLER_KEY = {"identity", GW_AUTH_APIKEY, GW_AFTER_NONE, NULL, 0};
+static const struct gw_route R_RESELLER_USERS_READ = {"identity", GW_AUTH_APIKEY, GW_AFTER_NONE,
+						      "users:read", 0};
+static const struct gw_route R_RESELLER_USERS_WRITE = {"identity", GW_AUTH_APIKEY, GW_AFTER_NONE,
+						       "users:write", 0};
 
 #define ROW(m, pattern, data) {(m), (pattern), gw_handle, 0, &(data)}
 
@@ -38,8 +45,43 @@ const struct http_route gw_public_routes[] = {
 	ROW(HTTP_PATCH, "/v1/users/me", R_IDENTITY_JWT),
 	ROW(HTTP_GET, "/v1/.well-known/jwks.json", R_IDENTITY_NONE),
 	/* ---- identity: tenants and API keys (owner: API keys) ---- */
+	ROW(HTTP_POST, "/v1/tenants", R_IDENTITY_JWT),
+	ROW(HTTP_GET, "/v1/tenants", R_IDENTITY_JWT),
+	ROW(HTTP_GET, "/v1/tenants/{tenant_id}", R_IDENTITY_JWT),
+	ROW(HTTP_PATCH, "/v1/tenants/{tenant_id}", R_IDENTITY_JWT),
+	ROW(HTTP_POST, "/v1/tenants/{tenant_id}/api-keys", R_IDENTITY_JWT),
+	ROW(HTTP_GET, "/v1/tenants/{tenant_id}/api-keys", R_IDENTITY_JWT),
+	ROW(HTTP_DELETE, "/v1/tenants/{tenant_id}/api-keys/{api_key_id}", R_IDENTITY_JWT),
 	/* ---- billing (owner: billing) ---- */
+	ROW(HTTP_GET, "/v1/plans", R_BILLING_NONE),
+	ROW(HTTP_POST, "/v1/plans", R_BILLING_JWT),
+	ROW(HTTP_GET, "/v1/plans/{plan_id}", R_BILLING_NONE),
+	ROW(HTTP_PATCH, "/v1/plans/{plan_id}", R_BILLING_JWT),
+	ROW(HTTP_GET, "/v1/users/me/plan", R_BILLING_JWT),
+	ROW(HTTP_PATCH, "/v1/users/me/plan", R_BILLING_JWT),
+	ROW(HTTP_POST, "/v1/users/me/plan/cancel", R_BILLING_JWT),
+	ROW(HTTP_GET, "/v1/users/me/balance", R_BILLING_JWT),
+	ROW(HTTP_GET, "/v1/users/me/transactions", R_BILLING_JWT),
+	ROW(HTTP_POST, "/v1/admin/users/{user_id}/credits/grant", R_BILLING_JWT),
+	ROW(HTTP_POST, "/v1/admin/users/{user_id}/credits/clawback", R_BILLING_JWT),
+	ROW(HTTP_GET, "/v1/tenants/{tenant_id}/usage", R_BILLING_JWT),
+	/* ---- billing: payments, discounts (owner: billpay) ---- */
+	ROW(HTTP_POST, "/v1/users/me/plan/purchase", R_BILLING_JWT),
+	ROW(HTTP_POST, "/v1/users/me/balance/top-up", R_BILLING_JWT),
+	ROW(HTTP_GET, "/v1/payments", R_BILLING_JWT),
+	ROW(HTTP_GET, "/v1/payments/{payment_id}", R_BILLING_JWT),
+	ROW(HTTP_GET, "/v1/payments/sandbox/checkout", R_BILLING_NONE),
+	ROW(HTTP_GET, "/v1/payments/sandbox/return", R_BILLING_NONE),
+	ROW(HTTP_POST, "/v1/payments/callback/stripe", R_BILLING_NONE),
+	ROW(HTTP_GET, "/v1/payments/callback/zarinpal", R_BILLING_NONE),
+	ROW(HTTP_POST, "/v1/discounts/validate", R_BILLING_JWT),
+	ROW(HTTP_GET, "/v1/discounts", R_BILLING_JWT),
+	ROW(HTTP_POST, "/v1/discounts", R_BILLING_JWT),
 	/* ---- reseller API (owner: API keys) ---- */
+	ROW(HTTP_GET, "/v1/reseller/me", R_RESELLER_KEY),
+	ROW(HTTP_GET, "/v1/reseller/users", R_RESELLER_USERS_READ),
+	ROW(HTTP_POST, "/v1/reseller/users", R_RESELLER_USERS_WRITE),
+	ROW(HTTP_GET, "/v1/reseller/users/{user_id}", R_RESELLER_USERS_READ),
 };
 const size_t gw_public_nroutes = sizeof(gw_public_routes) / sizeof(gw_public_routes[0]);
 

@@ -16,13 +16,15 @@
 #include "common/log.h"
 #include "common/redis.h"
 #include "common/session_cache.h"
+#include "apikey_events.h"
 #include "gateway.h"
 #include "gw_metrics.h"
 #include "session_check.h"
 
 #define SE_QUEUE_RANDOM_BYTES 8
 
-static const char *const se_binding_keys[] = {SESSION_EVENTS_TYPE, NULL};
+static const char *const se_binding_keys[] = {SESSION_EVENTS_TYPE, APIKEY_EVENT_REVOKED,
+					       APIKEY_EVENT_SUSPENDED, APIKEY_EVENT_UPDATED, NULL};
 
 /* A reason worth logging: a short word of [a-z0-9_]. */
 static bool se_reason_ok(const char *r, size_t n)
@@ -103,6 +105,25 @@ static void se_redis_forget(struct redis *redis, const char *sid)
 		log_debug(NULL, "session cache revocation not sent", LS("session_id", sid));
 }
 
+/* An API-key revocation or tenant status change (apikey_events.h). */
+static void se_on_apikey_event(struct consumer_msg *m, const struct event_msg *ev,
+			       struct gateway *gw)
+{
+	struct log_ctx lc = {ev->trace_id, ev->tenant_id, NULL};
+	struct apikey_event e;
+	const char *why = NULL;
+
+	if (apikey_event_parse(ev->event_type, ev->data, &e, &why) < 0) {
+		consumer_done(m, CONSUMER_POISON, why);
+		return;
+	}
+	apikey_event_apply(gw->apikeys, &e);
+	log_info(&lc, "api key access changed by event", LS("event_type", ev->event_type),
+		 LS("key_prefix", e.key_prefix), LS("tenant_id", e.tenant_id),
+		 LS("event_id", ev->event_id));
+	consumer_done(m, CONSUMER_OK, NULL);
+}
+
 static void se_on_event(struct consumer_msg *m, const struct event_msg *ev, void *arg)
 {
 	struct gateway *gw = arg;
@@ -110,6 +131,10 @@ static void se_on_event(struct consumer_msg *m, const struct event_msg *ev, void
 	struct session_revocation r;
 	const char *why = NULL;
 
+	if (apikey_event_type(ev->event_type)) {
+		se_on_apikey_event(m, ev, gw);
+		return;
+	}
 	if (strcmp(ev->event_type, SESSION_EVENTS_TYPE) != 0) {
 		consumer_done(m, CONSUMER_POISON, "unexpected event type");
 		return;
@@ -145,7 +170,7 @@ struct consumer *session_events_start(struct amqp *a, struct gateway *gw)
 	o.pg = NULL; /* idempotent effect: no inbox */
 	o.metrics = gw->metrics;
 	if ((c = consumer_new(a, &o, se_on_event, gw)) != NULL)
-		log_info(NULL, "consuming session revocations", LS("queue", name),
+		log_info(NULL, "consuming session and api key revocations", LS("queue", name),
 			 LS("binding_key", SESSION_EVENTS_TYPE));
 	return c;
 }

@@ -1,10 +1,12 @@
 /*
  * session_events.h - identity.session.revoked.v1, consumed so that every gateway replica drops
- * a revoked session at once instead of waiting for its caches to expire.
+ * a revoked session at once instead of waiting for its caches to expire; on the same queue
+ * identity.api_key.revoked.v1, identity.tenant.suspended.v1 and identity.tenant.updated.v1,
+ * which change what API keys may do (apikey_events.h).
  *
  * Each replica consumes on its own private queue (exclusive, auto-delete, no retry or DLQ:
  * every replica must see every revocation), "gateway.session-revoked.<16 random hex>", bound
- * to identity.session.revoked.v1, without a database (the effect is idempotent). Per event:
+ * to those four types, without a database (the effects are idempotent). Per revocation:
  * the session is marked revoked in L1 (session_check_revoked) and fr:sess:<sid> is deleted
  * from Redis (best effort; identity deletes it too). An event that can never apply (wrong
  * type, no valid session_id) is poison: on a private queue it is logged and acked.

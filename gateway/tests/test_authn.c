@@ -77,6 +77,11 @@ static void test_authn_claims_from_json(void **state)
 	/* a role claim of the wrong type is not "false": the token is refused */
 	json_object_object_add(o, "adm", json_object_new_string("true"));
 	assert_int_equal(authn_claims_from_json(o, &c), -1);
+	/* a service token is never a user's token, even with user-shaped claims */
+	json_object_object_add(o, "adm", json_object_new_boolean(0));
+	assert_int_equal(authn_claims_from_json(o, &c), 0);
+	json_object_object_add(o, "token_use", json_object_new_string("service"));
+	assert_int_equal(authn_claims_from_json(o, &c), -1);
 	json_object_put(o);
 }
 

@@ -11,20 +11,13 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_test_util.h"
 
+/* Every test starts from the built-in defaults, whatever the runner's environment holds. */
 static int reset(void **state)
 {
 	(void)state;
-	unsetenv("FR_ENV");
-	unsetenv("FR_INTERNAL_SECRET");
-	unsetenv("FR_LOG_LEVEL");
-	unsetenv("GATEWAY_PORT");
-	unsetenv("GATEWAY_SESSION_L1_TTL_MS");
-	unsetenv("FR_AMQP_HOST");
-	unsetenv("FR_AMQP_PORT");
-	unsetenv("FR_AMQP_USER");
-	unsetenv("FR_AMQP_PASSWORD");
-	unsetenv("FR_AMQP_VHOST");
+	ctu_clear_env(gw_config_items, gw_config_nitems);
 	return 0;
 }
 
@@ -78,9 +71,16 @@ static void test_config_non_local_refuses_default_secret(void **state)
 	assert_non_null(strstr(err, "FR_AMQP_PASSWORD"));
 	gw_config_free(&c);
 	setenv("FR_AMQP_PASSWORD", "a-real-broker-password", 1);
+	/* and so is a service client secret left to the local derivation */
+	assert_int_equal(gw_config_load(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "FR_SERVICE_CLIENT_SECRET"));
+	gw_config_free(&c);
+	setenv("FR_SERVICE_CLIENT_SECRET", "a-real-service-client-secret", 1);
 	assert_int_equal(gw_config_load(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.common.service_client_id, "gateway");
 	gw_config_free(&c);
 	unsetenv("FR_AMQP_PASSWORD");
+	unsetenv("FR_SERVICE_CLIENT_SECRET");
 }
 
 static void test_config_local_accepts_default_secret(void **state)

@@ -18,10 +18,10 @@ static void test_extra_routes_parses_entries(void **state)
 
 	(void)state;
 	assert_int_equal(extra_routes_parse(" /bench/=http://127.0.0.1:18080=jwt ; "
-					    "/raw/v2/=http://localhost:9=none;",
+					    "/raw/v2/=http://localhost:9=none;/key/=http://127.0.0.1:1=apikey",
 					    &x, err, sizeof(err)),
 			 0);
-	assert_int_equal(x.n, 2);
+	assert_int_equal(x.n, 3);
 	assert_string_equal(x.v[0].prefix, "/bench/");
 	assert_string_equal(x.v[0].url, "http://127.0.0.1:18080");
 	assert_string_equal(x.v[0].service, "extra:/bench/");
@@ -30,6 +30,8 @@ static void test_extra_routes_parses_entries(void **state)
 	assert_string_equal(x.v[1].prefix, "/raw/v2/");
 	assert_string_equal(x.v[1].url, "http://localhost:9");
 	assert_int_equal(x.v[1].route.auth, GW_AUTH_NONE);
+	assert_int_equal(x.v[2].route.auth, GW_AUTH_APIKEY);
+	assert_null(x.v[2].route.scope);
 	extra_routes_free(&x);
 	assert_int_equal(x.n, 0);
 }

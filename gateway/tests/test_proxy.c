@@ -50,13 +50,16 @@ static void test_proxy_filter_strips_identity_claims(void **state)
 		{"X-SESSION-ID", "s"},     {"X-Request-Id", "mine"},   {"X-Forwarded-Proto", "https"},
 		{"X-Forwarded-For", "1.2.3.4"}, {"X-Frame", "kept"},  {"X-FRx", "kept"},
 		{"X-User", "kept"},        {"Cookie", "a=b"},
+		{"X-API-Key", "fr_live_secret"}, {"X-Api-Keys", "kept"},
 	};
 	struct http_client_header out[N(in)];
 	size_t k;
 
 	(void)state;
 	k = proxy_filter_request_headers(in, N(in), 0, out, N(out));
-	assert_int_equal(k, 4);
+	assert_int_equal(k, 5);
+	assert_false(has(out, k, "X-API-Key")); /* the full API key never goes upstream */
+	assert_true(has(out, k, "X-Api-Keys"));
 	assert_true(has(out, k, "X-Frame"));
 	assert_true(has(out, k, "X-FRx"));
 	assert_true(has(out, k, "X-User"));
@@ -135,7 +138,8 @@ static void test_proxy_response_headers(void **state)
 	static const char *const dropped[] = {
 		"Connection", "keep-alive", "Transfer-Encoding", "Content-Length", "TE", "Trailer",
 		"Upgrade", "Proxy-Authenticate", "Date", "Server", "Content-Type", "X-Request-Id",
-		"Access-Control-Allow-Origin", "access-control-allow-credentials"};
+		"Access-Control-Allow-Origin", "access-control-allow-credentials", "RateLimit-Limit",
+		"ratelimit-remaining"};
 	static const char *const kept[] = {"Set-Cookie", "Cache-Control", "Location", "ETag",
 					   "Retry-After", "WWW-Authenticate", "Allow", "Vary",
 					   "X-Custom", "Dates"};

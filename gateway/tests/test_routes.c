@@ -36,7 +36,14 @@ static void test_routes_every_row_is_complete(void **state)
 		assert_non_null(d);
 		assert_non_null(d->service);
 		assert_true(strlen(d->service) > 0);
-		assert_true(d->auth == GW_AUTH_NONE || d->auth == GW_AUTH_JWT);
+		assert_true(d->auth == GW_AUTH_NONE || d->auth == GW_AUTH_JWT ||
+			    d->auth == GW_AUTH_APIKEY);
+		/* a scope only means something to the API-key pipeline; the reseller API is
+		 * API-key only and nothing else is */
+		if (d->auth != GW_AUTH_APIKEY)
+			assert_null(d->scope);
+		assert_int_equal(d->auth == GW_AUTH_APIKEY,
+				 strncmp(r->pattern, "/v1/reseller/", strlen("/v1/reseller/")) == 0);
 		assert_int_equal(r->flags & HTTP_ROUTE_PREFIX, 0);
 		/* only logout and session delete revoke, and only behind a verified token */
 		if (strcmp(r->pattern, "/v1/auth/logout") == 0)
@@ -94,6 +101,29 @@ static void test_routes_match_the_contract(void **state)
 		assert_int_equal(d->auth, want[i].auth);
 		assert_string_equal(d->service, "identity");
 	}
+	/* the reseller API: API key only, with the scope of each row */
+	{
+		static const struct {
+			enum http_method m;
+			const char *pattern, *scope;
+		} res[] = {
+			{HTTP_GET, "/v1/reseller/me", NULL},
+			{HTTP_GET, "/v1/reseller/users", "users:read"},
+			{HTTP_GET, "/v1/reseller/users/{user_id}", "users:read"},
+			{HTTP_POST, "/v1/reseller/users", "users:write"},
+		};
+		for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
+			const struct gw_route *d = find(res[i].m, res[i].pattern);
+
+			assert_non_null(d);
+			assert_int_equal(d->auth, GW_AUTH_APIKEY);
+			assert_string_equal(d->service, "identity");
+			if (res[i].scope == NULL)
+				assert_null(d->scope);
+			else
+				assert_string_equal(d->scope, res[i].scope);
+		}
+	}
 	/* never routed: the internal API */
 	for (size_t i = 0; i < gw_public_nroutes; i++)
 		assert_null(strstr(gw_public_routes[i].pattern, "/internal/"));
@@ -103,10 +133,17 @@ static void test_routes_build_adds_preflight_and_extra(void **state)
 {
 	struct extra_routes x;
 	struct http_route *rows;
-	size_t n = 0, options = 0, extra = 0;
+	size_t n = 0, options = 0, extra = 0, patterns = 0;
 	char err[256];
 
 	(void)state;
+	for (size_t i = 0; i < gw_public_nroutes; i++) {
+		size_t j = 0;
+
+		while (j < i && strcmp(gw_public_routes[j].pattern, gw_public_routes[i].pattern) != 0)
+			j++;
+		patterns += j == i;
+	}
 	assert_int_equal(extra_routes_parse("/bench/=http://127.0.0.1:18080=jwt", &x, err, sizeof(err)),
 			 0);
 	rows = gw_routes_build(&x, &n);
@@ -129,7 +166,7 @@ static void test_routes_build_adds_preflight_and_extra(void **state)
 			assert_false(rows[i].method == rows[j].method &&
 				     strcmp(rows[i].pattern, rows[j].pattern) == 0);
 	}
-	assert_int_equal(options, 8); /* distinct public patterns */
+	assert_int_equal(options, patterns); /* one preflight row per distinct public pattern */
 	assert_int_equal(extra, 7);   /* GET HEAD POST PUT PATCH DELETE OPTIONS */
 	assert_int_equal(n, gw_public_nroutes + options + extra);
 	free(rows);
