@@ -23,6 +23,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DOCS = {
     "identity": ["README.md", "services/identity/README.md"],
     "gateway": ["README.md", "gateway/README.md"],
+    "billing": ["README.md", "services/billing/README.md"],
 }
 BLOCK = re.compile(r"(<!-- config-table:(\w+) -->\n)(.*?)(<!-- /config-table:\2 -->)", re.S)
 

@@ -10,9 +10,11 @@
    response (4xx/5xx) uses the shared Error envelope, every schema uses only OpenAPI 3.0
    keywords correctly, passes the JSON Schema draft 4 meta-schema after `nullable` is
    translated, and every object schema with properties says whether it is closed.
-2. Route check, both directions: `BINDIR/identity --routes` against identity.openapi.yaml and
-   `BINDIR/gateway --routes` against gateway-public.openapi.yaml. A served route missing from
-   the contract fails, and so does a contract operation that is not served. {param} names
+2. Route check, both directions: `BINDIR/identity --routes` against identity.openapi.yaml,
+   `BINDIR/billing --routes` against billing.openapi.yaml, and
+   `BINDIR/gateway --routes` against gateway-public.openapi.yaml + reseller-api.openapi.yaml
+   together (the browser API and the API-key reseller API). A served route missing from the
+   contracts fails, and so does a contract operation that is not served. {param} names
    do not matter. BINDIR: argv[1], else $FR_BIN_DIR, else build/san/bin (relative paths are
    taken from the current directory, then from the repository root).
 
@@ -34,9 +36,11 @@ import oaslib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# daemon -> the contract its `--routes` output must match exactly.
+# daemon -> the contract(s) its `--routes` output must match exactly (a tuple: their union).
 DAEMON_CONTRACTS = (("identity", "rest/identity.openapi.yaml"),
-                    ("gateway", "rest/gateway-public.openapi.yaml"))
+                    ("billing", "rest/billing.openapi.yaml"),
+                    ("gateway", ("rest/gateway-public.openapi.yaml",
+                                 "rest/reseller-api.openapi.yaml")))
 # Methods answered generically for every path (CORS preflight), never listed per operation.
 GENERIC_METHODS = {"OPTIONS", "HEAD"}
 # The shared error envelopes every error response must use.
@@ -402,14 +406,17 @@ def contract_routes(doc):
             if m.upper() not in GENERIC_METHODS}
 
 
-def check_routes(report, loader, bindir, daemon, contract_path):
-    name = "routes: %s --routes == %s" % (daemon, os.path.basename(contract_path))
+def check_routes(report, loader, bindir, daemon, contract_paths):
+    name = "routes: %s --routes == %s" % (
+        daemon, " + ".join(os.path.basename(p) for p in contract_paths))
     served, problems = served_routes(os.path.join(bindir, daemon))
     if problems:
         report.check(name, problems)
         return
+    documented = set()
     try:
-        documented = contract_routes(loader.load(contract_path))
+        for path in contract_paths:
+            documented |= contract_routes(loader.load(path))
     except (OSError, yaml.YAMLError) as e:
         report.check(name, ["cannot load contract: %s" % e])
         return
@@ -444,7 +451,9 @@ def main(argv):
         bindir = resolve_bindir(args.bindir)
         print("# binaries from %s" % bindir)
         for daemon, rel in DAEMON_CONTRACTS:
-            check_routes(report, loader, bindir, daemon, os.path.join(contracts_dir, rel))
+            rels = (rel,) if isinstance(rel, str) else rel
+            check_routes(report, loader, bindir, daemon,
+                         [os.path.join(contracts_dir, r) for r in rels])
     print("%d passed, %d failed" % (report.passed, report.failed))
     return 1 if report.failed else 0
 

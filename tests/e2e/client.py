@@ -6,13 +6,16 @@ through check_response(), which fails the calling test (AssertionError) when:
   - an error (4xx/5xx) is not the envelope {"error":{code,message,details,trace_id}} or its
     trace_id differs from the X-Request-Id header (every error seen is also recorded in
     ERRORS_SEEN);
-  - the contract (gateway-public.openapi.yaml for the gateway, identity.openapi.yaml for
-    identity) documents the path + method but not this status, or the body, content type or a
+  - the contract (gateway-public.openapi.yaml, or reseller-api.openapi.yaml for the reseller
+    routes, for the gateway; identity.openapi.yaml for identity; billing.openapi.yaml for
+    billing) documents the path + method
+    but not this status, or the body, content type or a
     documented header does not match the documented schema (with $refs resolved and
     `nullable` translated), so any shape drift fails the test that saw it.
 
 Environment (defaults fit the test stack of scripts/stack.sh):
   FR_GATEWAY_URL (http://127.0.0.1:17080), FR_IDENTITY_URL (http://127.0.0.1:17081),
+  FR_BILLING_URL (http://127.0.0.1:17082),
   FR_INTERNAL_SECRET (tests that sign internal calls skip without it),
   FR_ADMIN_EMAIL (admin@flatrender.local), FR_ADMIN_PASSWORD (flatrender-admin),
   FR_TENANT_SLUG (default), FR_CORS_ORIGIN (http://localhost:3000).
@@ -38,6 +41,7 @@ import oaslib  # noqa: E402  (shared with the contract checker)
 
 GATEWAY_URL = os.environ.get("FR_GATEWAY_URL", "http://127.0.0.1:17080")
 IDENTITY_URL = os.environ.get("FR_IDENTITY_URL", "http://127.0.0.1:17081")
+BILLING_URL = os.environ.get("FR_BILLING_URL", "http://127.0.0.1:17082")
 INTERNAL_SECRET = os.environ.get("FR_INTERNAL_SECRET", "")
 ADMIN_EMAIL = os.environ.get("FR_ADMIN_EMAIL", "admin@flatrender.local")
 ADMIN_PASSWORD = os.environ.get("FR_ADMIN_PASSWORD", "flatrender-admin")
@@ -49,6 +53,12 @@ REVOKE_WITHIN_S = 5.0  # a revoked session's access token must die at the gatewa
 CONTRACTS = {
     "gateway": os.path.join(ROOT, "contracts", "rest", "gateway-public.openapi.yaml"),
     "identity": os.path.join(ROOT, "contracts", "rest", "identity.openapi.yaml"),
+    "billing": os.path.join(ROOT, "contracts", "rest", "billing.openapi.yaml"),
+}
+DAEMON_URLS = {"gateway": GATEWAY_URL, "identity": IDENTITY_URL, "billing": BILLING_URL}
+# Further contracts of a daemon, consulted (in order) for a path its main contract lacks.
+EXTRA_CONTRACTS = {
+    "gateway": [os.path.join(ROOT, "contracts", "rest", "reseller-api.openapi.yaml")],
 }
 TYPES_FILE = os.path.join(ROOT, "contracts", "common", "types.yaml")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -153,15 +163,19 @@ def _check_body(resp, documented):
 
 
 def check_response(resp, daemon):
-    """Validates resp against the contract of daemon ('gateway' or 'identity'); see module doc."""
+    """Validates resp against the contract of daemon ('gateway', 'identity' or 'billing');
+    see module doc."""
     RESPONSES_CHECKED[0] += 1
     rid = resp.header("x-request-id")
     if rid is None or not REQUEST_ID_RE.match(rid):
         _fail(resp, "missing or malformed X-Request-Id header: %r" % rid)
-    spec_file = CONTRACTS[daemon]
-    spec = LOADER.load(spec_file)
     path = urllib.parse.urlsplit(resp.path).path
-    template, op = oaslib.find_operation(spec, resp.method, path)
+    for spec_file in [CONTRACTS[daemon]] + EXTRA_CONTRACTS.get(daemon, []):
+        template, op = oaslib.find_operation(LOADER.load(spec_file), resp.method, path)
+        if op is not None:
+            break
+    else:
+        spec_file = CONTRACTS[daemon]
     if op is not None:
         documented = oaslib.response_object(LOADER, spec_file, op, resp.status)
         if documented is None:
@@ -189,11 +203,12 @@ def _split(base):
 
 def request(daemon, method, path, body=None, token=None, headers=None, raw=None,
             content_type="application/json", timeout=TIMEOUT_S):
-    """Sends one request to daemon ('gateway' or 'identity') and returns a checked Response.
+    """Sends one request to daemon ('gateway', 'identity' or 'billing') and returns a checked
+    Response.
 
     body: a JSON-serialisable object (sent with content_type); raw: bytes sent as is (with
     content_type unless it is None); token: sets Authorization: Bearer."""
-    base = GATEWAY_URL if daemon == "gateway" else IDENTITY_URL
+    base = DAEMON_URLS[daemon]
     hdrs = dict(headers or {})
     data = None
     if body is not None:
@@ -221,6 +236,10 @@ def gw(method, path, **kw):
 
 def idn(method, path, **kw):
     return request("identity", method, path, **kw)
+
+
+def bill(method, path, **kw):
+    return request("billing", method, path, **kw)
 
 
 def send_large_body(daemon, method, path, nbytes, headers=None):
@@ -284,18 +303,39 @@ def jwt_forge(header, claims, signature=b""):
 
 
 def iauth_headers(method, target, request_id=None, caller="gateway", user="", tenant="",
-                  session="", roles="", client_ip="127.0.0.1", ts=None, secret=None):
+                  session="", roles="", client_ip="127.0.0.1", ts=None, secret=None,
+                  api_key_id="", scopes=""):
     """The internal-auth headers of libcommon/include/common/iauth.h, signed with secret
-    (default FR_INTERNAL_SECRET). Includes X-Request-Id (part of the signed message)."""
+    (default FR_INTERNAL_SECRET). Includes X-Request-Id (part of the signed message).
+    api_key_id + scopes (space-separated) describe an API-key caller (user/session empty)."""
     request_id = request_id or "e2e-" + uuid.uuid4().hex
     ts = int(time.time()) if ts is None else ts
     secret = INTERNAL_SECRET if secret is None else secret
     msg = "\n".join([str(ts), caller, method.upper(), target, request_id, user, tenant, session,
-                     roles, client_ip])
+                     roles, client_ip, api_key_id, scopes])
     sig = hmac.new(secret.encode(), msg.encode(), hashlib.sha256).hexdigest()
     return {"X-Request-Id": request_id, "X-FR-Caller": caller, "X-FR-User-Id": user,
             "X-FR-Tenant-Id": tenant, "X-FR-Session-Id": session, "X-FR-Roles": roles,
-            "X-FR-Client-Ip": client_ip, "X-FR-Auth-Ts": str(ts), "X-FR-Auth-Sig": sig}
+            "X-FR-Client-Ip": client_ip, "X-FR-Api-Key-Id": api_key_id, "X-FR-Scopes": scopes,
+            "X-FR-Auth-Ts": str(ts), "X-FR-Auth-Sig": sig}
+
+
+def service_secret(client_id):
+    """The local derived service client secret (FR_ENV=local, FR_SERVICE_CLIENT_SECRET unset):
+    hex HMAC-SHA256(FR_INTERNAL_SECRET, "service-client:<client_id>")."""
+    return hmac.new(INTERNAL_SECRET.encode(), ("service-client:" + client_id).encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def service_token(audience, client_id="render"):
+    """A service token for audience minted by identity (POST /internal/v1/service-tokens)
+    with client_id's local derived secret."""
+    r = idn("POST", "/internal/v1/service-tokens",
+            body={"client_id": client_id, "client_secret": service_secret(client_id),
+                  "audience": audience})
+    if r.status != 200:
+        raise AssertionError("service token not minted: " + r.describe())
+    return r.json["access_token"]
 
 
 # ---- account helpers ------------------------------------------------------------------------

@@ -31,7 +31,7 @@ STACK_SH = os.path.join(ROOT, "scripts", "stack.sh")
 # The variables that select one stack for scripts/stack.sh (everything else has defaults).
 STACK_VARS = ("FR_RUN_DIR", "FR_PG_PORT", "FR_REDIS_PORT", "FR_AMQP_PORT", "FR_AMQP_DIST_PORT",
               "FR_EPMD_PORT", "FR_AMQP_USER", "FR_AMQP_PASSWORD", "FR_AMQP_VHOST",
-              "GATEWAY_PORT", "IDENTITY_PORT")
+              "GATEWAY_PORT", "IDENTITY_PORT", "BILLING_PORT")
 
 
 def run_dir():

@@ -125,10 +125,11 @@ class TapSelfTest(unittest.TestCase):
         msg = self.send(envelope("identity.user.exploded.v1", registered_data()))
         self.assertFlagged(msg, "no catalog row")
         self.assertIn("identity.user.exploded.v1 has no catalog row", self.tap.catalog_problems())
-        planned = envelope("billing.balance.low.v1", {
-            "user_id": str(uuid.uuid4()), "tenant_id": str(uuid.uuid4()), "balance_minor": 1,
-            "threshold_minor": 10, "currency": "IRR", "observed_at": "2026-05-27T10:15:00Z"},
-            producer="billing")
+        planned = envelope("render.job.started.v1", {
+            "job_id": str(uuid.uuid4()), "tenant_id": str(uuid.uuid4()),
+            "user_id": str(uuid.uuid4()), "attempt": 1, "node_id": str(uuid.uuid4()),
+            "lease_expires_at": "2026-05-27T10:16:00Z", "started_at": "2026-05-27T10:15:00Z"},
+            producer="render")
         self.assertFlagged(self.send(planned), "catalog says 'planned'")
         self.assertFlagged(self.send(envelope(REGISTERED, registered_data(), producer="render")),
                            "producer")
