@@ -1,6 +1,7 @@
 # Dockerfile - every FlatRender daemon from one multi-stage build.
 #
 #   docker build --target identity -t flatrender/identity .
+#   docker build --target billing  -t flatrender/billing  .
 #   docker build --target gateway  -t flatrender/gateway  .
 #
 # Stage "build" compiles all daemons once (make build, -O2, into build/release); stage
@@ -52,11 +53,22 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=20s --retries=12 \
     CMD curl -fsS -o /dev/null http://127.0.0.1:8081/readyz || exit 1
 ENTRYPOINT ["/usr/local/bin/identity"]
 
+# ---- billing -----------------------------------------------------------------------------------
+FROM runtime AS billing
+ENV BILLING_BIND=0.0.0.0 \
+    BILLING_PORT=8082 \
+    BILLING_MIGRATIONS_DIR=/usr/share/flatrender/migrations/billing
+EXPOSE 8082
+HEALTHCHECK --interval=5s --timeout=3s --start-period=20s --retries=12 \
+    CMD curl -fsS -o /dev/null http://127.0.0.1:8082/readyz || exit 1
+ENTRYPOINT ["/usr/local/bin/billing"]
+
 # ---- gateway (last: the default target) --------------------------------------------------------
 FROM runtime AS gateway
 ENV GATEWAY_BIND=0.0.0.0 \
     GATEWAY_PORT=8080 \
-    GATEWAY_IDENTITY_URL=http://identity:8081
+    GATEWAY_IDENTITY_URL=http://identity:8081 \
+    GATEWAY_BILLING_URL=http://billing:8082
 EXPOSE 8080
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=12 \
     CMD curl -fsS -o /dev/null http://127.0.0.1:8080/readyz || exit 1

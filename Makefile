@@ -59,7 +59,7 @@ $(BUILD)/bin/$(1): $$($(1)_OBJ) $(COMMON_LIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 $(BUILD)/tests/$(1)/%: $(call daemon_dir,$(1))/tests/%.c $$($(1)_LOBJ) $(COMMON_LIB)
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) -I$(call daemon_dir,$(1))/src $$(LDFLAGS) -o $$@ $$^ $$(CMOCKA_LIBS) $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -I$(call daemon_dir,$(1))/src -Ilibcommon/tests $$(LDFLAGS) -o $$@ $$^ $$(CMOCKA_LIBS) $$(LDLIBS)
 ALL_TESTS += $$($(1)_TEST)
 endef
 $(foreach d,$(DAEMONS),$(eval $(call DAEMON_RULES,$(d))))

@@ -8,7 +8,7 @@
 # the service name). POSIX sh, safe whether the entrypoint executes or sources it.
 
 fr_pg_init() {
-	_services=${FR_SERVICES:-identity}
+	_services=${FR_SERVICES:-identity billing}
 	_json='{'
 	_sep=
 	for _s in $_services; do

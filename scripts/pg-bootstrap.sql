@@ -1,7 +1,7 @@
 -- pg-bootstrap.sql - the flatrender database and one login role + schema per service.
 --
 -- Run by a superuser with psql, connected to the `postgres` database, with these variables:
---   services            space-separated service names (default: identity)
+--   services            space-separated service names (default: identity billing)
 --   passwords           JSON object {"<service>": "<password>"}; a missing entry means the
 --                       password equals the service name (local stacks only)
 --   superuser_password  optional: sets the password of the connected superuser
@@ -14,7 +14,7 @@
 \set ON_ERROR_STOP on
 \if :{?services}
 \else
-\set services identity
+\set services 'identity billing'
 \endif
 \if :{?passwords}
 \else

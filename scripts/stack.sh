@@ -9,7 +9,7 @@
 #   scripts/stack.sh env                     `export ...` lines for tests and shells
 #   scripts/stack.sh wipe                    down, then delete the run dir and its data
 #
-# Components, in start order: pg redis rabbitmq identity gateway (default: all of them).
+# Components, in start order: pg redis rabbitmq identity billing gateway (default: all of them).
 # `down rabbitmq` / `up rabbitmq` stop and restart the broker alone while the daemons run.
 #
 # Owns the run directory (FR_RUN_DIR, default $REPO/.run/local):
@@ -31,11 +31,13 @@
 # Environment (defaults in brackets):
 #   FR_RUN_DIR [$REPO/.run/local]  BUILD [build/debug]  FR_PG_PORT [5432]  FR_REDIS_PORT [6379]
 #   IDENTITY_PORT [8081]  GATEWAY_PORT [8080]  IDENTITY_DB_PASSWORD [identity]
+#   BILLING_PORT [8082]  BILLING_DB_PASSWORD [billing]
 #   FR_ENV [local]  FR_LOG_LEVEL [info]  FR_ADMIN_EMAIL  FR_ADMIN_PASSWORD  FR_REDIS_PASSWORD
 #   FR_READY_TIMEOUT_S [60]  FR_SAN_LOG_DIR (per-daemon ASAN/UBSAN log_path under it)
 #   FR_AMQP_PORT [5672]  FR_AMQP_DIST_PORT [25672]  FR_EPMD_PORT [24369]  FR_AMQP_USER [guest]
 #   FR_AMQP_PASSWORD [guest]  FR_AMQP_VHOST [/]  FR_AMQP_START_TIMEOUT_S [120]
-# Any other FR_*, IDENTITY_* or GATEWAY_* variable in the environment reaches the daemons as is.
+# Any other FR_*, IDENTITY_*, BILLING_* or GATEWAY_* variable in the environment reaches the
+# daemons as is (e.g. BILLING_FAULT_EXIT_AFTER_COMMIT=hold.reserve for `up billing`).
 set -euo pipefail
 
 FR_ME=stack
@@ -43,9 +45,9 @@ FR_ME=stack
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Daemons in start order; each has a stack_env_<name> function below.
-FR_DAEMONS=(identity gateway)
+FR_DAEMONS=(identity billing gateway)
 # Services that get a database role + schema (scripts/pg-bootstrap.sql).
-FR_DB_SERVICES=(identity)
+FR_DB_SERVICES=(identity billing)
 
 # ---- configuration -------------------------------------------------------------------------
 
@@ -58,7 +60,9 @@ stack_config() {
 	REDIS_PORT=${FR_REDIS_PORT:-6379}
 	IDENTITY_PORT=${IDENTITY_PORT:-8081}
 	GATEWAY_PORT=${GATEWAY_PORT:-8080}
+	BILLING_PORT=${BILLING_PORT:-8082}
 	DB_PASSWORD=${IDENTITY_DB_PASSWORD:-identity}
+	BILLING_DB_PASSWORD=${BILLING_DB_PASSWORD:-billing}
 	READY_TIMEOUT=${FR_READY_TIMEOUT_S:-60}
 	AMQP_PORT=${FR_AMQP_PORT:-5672}
 	AMQP_DIST_PORT=${FR_AMQP_DIST_PORT:-25672}
@@ -69,7 +73,8 @@ stack_config() {
 	AMQP_VHOST=${FR_AMQP_VHOST:-/}
 	local p name
 	for p in PG_PORT:FR_PG_PORT REDIS_PORT:FR_REDIS_PORT IDENTITY_PORT:IDENTITY_PORT \
-		GATEWAY_PORT:GATEWAY_PORT READY_TIMEOUT:FR_READY_TIMEOUT_S AMQP_PORT:FR_AMQP_PORT \
+		GATEWAY_PORT:GATEWAY_PORT BILLING_PORT:BILLING_PORT READY_TIMEOUT:FR_READY_TIMEOUT_S \
+		AMQP_PORT:FR_AMQP_PORT \
 		AMQP_DIST_PORT:FR_AMQP_DIST_PORT EPMD_PORT:FR_EPMD_PORT AMQP_TIMEOUT:FR_AMQP_START_TIMEOUT_S; do
 		name=${p%%:*}
 		[[ ${!name} =~ ^[0-9]+$ ]] || fr_die "${p#*:} must be a number, got '${!name}'"
@@ -542,6 +547,7 @@ daemon_port() {
 	case $1 in
 	identity) DPORT=$IDENTITY_PORT DPORT_VAR=IDENTITY_PORT ;;
 	gateway) DPORT=$GATEWAY_PORT DPORT_VAR=GATEWAY_PORT ;;
+	billing) DPORT=$BILLING_PORT DPORT_VAR=BILLING_PORT ;;
 	*) fr_die "no port known for $1" ;;
 	esac
 }
@@ -561,7 +567,10 @@ stack_env_common() {
 		"FR_AMQP_USER=$AMQP_USER"
 		"FR_AMQP_PASSWORD=$AMQP_PASSWORD"
 		"FR_AMQP_VHOST=$AMQP_VHOST"
+		"FR_IDENTITY_URL=http://127.0.0.1:$IDENTITY_PORT"
 	)
+	# service tokens: FR_SERVICE_CLIENT_SECRET stays unset locally (derived from
+	# FR_INTERNAL_SECRET, as identity's default IDENTITY_SERVICE_CLIENTS expects)
 	if [ -n "${FR_REDIS_PASSWORD:-}" ]; then DENV+=("FR_REDIS_PASSWORD=$FR_REDIS_PASSWORD"); fi
 }
 
@@ -577,6 +586,19 @@ stack_env_identity() {
 	)
 }
 
+stack_env_billing() {
+	stack_env_common
+	daemon_port billing
+	DENV+=(
+		"BILLING_BIND=127.0.0.1"
+		"BILLING_PORT=$BILLING_PORT"
+		"BILLING_DATABASE_URL=${BILLING_DATABASE_URL:-postgresql://billing:$(fr_urlencode "$BILLING_DB_PASSWORD")@127.0.0.1:$PG_PORT/flatrender}"
+		"BILLING_MIGRATIONS_DIR=${BILLING_MIGRATIONS_DIR:-$FR_REPO/migrations/billing}"
+		# browsers and providers come back through this stack's gateway (sandbox checkout)
+		"BILLING_PUBLIC_URL=${BILLING_PUBLIC_URL:-http://127.0.0.1:$GATEWAY_PORT}"
+	)
+}
+
 stack_env_gateway() {
 	stack_env_common
 	daemon_port gateway
@@ -584,6 +606,11 @@ stack_env_gateway() {
 		"GATEWAY_BIND=127.0.0.1"
 		"GATEWAY_PORT=$GATEWAY_PORT"
 		"GATEWAY_IDENTITY_URL=${GATEWAY_IDENTITY_URL:-http://127.0.0.1:$IDENTITY_PORT}"
+		"GATEWAY_BILLING_URL=${GATEWAY_BILLING_URL:-http://127.0.0.1:$BILLING_PORT}"
+		# every local client (and the whole e2e suite) is 127.0.0.1, and test users share the
+		# tenant "default": raised so only tests/e2e/test_rate_limits.py's own replicas limit
+		"GATEWAY_RL_IP_RPM=${GATEWAY_RL_IP_RPM:-1000000}"
+		"GATEWAY_RL_TENANT_RPM=${GATEWAY_RL_TENANT_RPM:-1000000}"
 	)
 }
 
@@ -788,6 +815,7 @@ cmd_env() {
 	stack_prepare
 	FR_GATEWAY_URL=$(daemon_url "$GATEWAY_PORT")
 	FR_IDENTITY_URL=$(daemon_url "$IDENTITY_PORT")
+	FR_BILLING_URL=$(daemon_url "$BILLING_PORT")
 	FR_PG_URL=$PG_SUPER_URL_BASE/flatrender
 	FR_TEST_PG_URL=$PG_SUPER_URL_BASE/postgres
 	FR_TEST_REDIS_PORT=$REDIS_PORT
@@ -815,7 +843,8 @@ cmd_env() {
 	# for scripts/dlq.sh and a plain rabbitmqctl in the shell that evaluates this
 	RABBITMQ_NODENAME=$RMQ_NODE
 	ERL_EPMD_PORT=$EPMD_PORT
-	for v in FR_RUN_DIR FR_GATEWAY_URL FR_IDENTITY_URL GATEWAY_PORT IDENTITY_PORT FR_PG_URL \
+	for v in FR_RUN_DIR FR_GATEWAY_URL FR_IDENTITY_URL FR_BILLING_URL GATEWAY_PORT IDENTITY_PORT \
+		BILLING_PORT FR_PG_URL \
 		FR_TEST_PG_URL FR_PG_PORT FR_PG_SOCKET_DIR FR_REDIS_HOST FR_REDIS_PORT \
 		FR_TEST_REDIS_PORT FR_INTERNAL_SECRET FR_ADMIN_EMAIL FR_ADMIN_PASSWORD \
 		FR_AMQP_HOST FR_AMQP_PORT FR_AMQP_DIST_PORT FR_EPMD_PORT FR_AMQP_USER FR_AMQP_PASSWORD \

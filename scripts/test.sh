@@ -19,13 +19,14 @@
 #
 # The test stack lives in .run/test (wiped at the start of every run) on its own ports:
 # PostgreSQL 15432, Redis 16379, RabbitMQ 16672 (Erlang distribution 16673, its own epmd 16674),
-# identity 17081, gateway 17080; daemons from build/san. It is always stopped on exit. The
-# last line printed is "N passed, M failed"; the exit status is non-zero when anything failed.
+# identity 17081, billing 17082, gateway 17080; daemons from build/san. It is always stopped
+# on exit. The last line printed is "N passed, M failed"; the exit status is non-zero when
+# anything failed.
 #
 # Knobs: FR_TEST_TIERS (space-separated subset of: build unit contract e2e fuzz compose;
 # default all), FR_TEST_FUZZ_SECONDS (20), FR_TEST_UNIT_TIMEOUT_S (300 per binary),
-# FR_TEST_E2E_TIMEOUT_S (1200). Other FR_*, IDENTITY_* and GATEWAY_* variables are cleared so
-# a developer's shell cannot change what the suite tests.
+# FR_TEST_E2E_TIMEOUT_S (1200). Other FR_*, IDENTITY_*, BILLING_* and GATEWAY_* variables are
+# cleared so a developer's shell cannot change what the suite tests.
 set -euo pipefail
 
 FR_ME=test
@@ -40,7 +41,7 @@ E2E_TIMEOUT=${FR_TEST_E2E_TIMEOUT_S:-1200}
 for _v in $(compgen -e); do
 	case $_v in
 	FR_TEST_TIERS | FR_TEST_FUZZ_SECONDS | FR_TEST_UNIT_TIMEOUT_S | FR_TEST_E2E_TIMEOUT_S) ;;
-	FR_* | IDENTITY_* | GATEWAY_*) unset "$_v" ;;
+	FR_* | IDENTITY_* | BILLING_* | GATEWAY_*) unset "$_v" ;;
 	esac
 done
 unset _v BUILD SAN CC CFLAGS LDFLAGS ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS CMOCKA_MESSAGE_OUTPUT
@@ -127,7 +128,7 @@ STACK_STARTED=0
 tstack() {
 	env FR_RUN_DIR="$RUN" FR_PG_PORT=15432 FR_REDIS_PORT=16379 FR_AMQP_PORT=16672 \
 		FR_AMQP_DIST_PORT=16673 FR_EPMD_PORT=16674 IDENTITY_PORT=17081 GATEWAY_PORT=17080 \
-		BUILD="$SAN_BUILD" FR_ENV=local FR_SAN_LOG_DIR="$RUN/asan" \
+		BILLING_PORT=17082 BUILD="$SAN_BUILD" FR_ENV=local FR_SAN_LOG_DIR="$RUN/asan" \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		"$FR_LIB_DIR/stack.sh" "$@"
@@ -308,7 +309,7 @@ tier_shutdown() {
 	local d code f bad
 	tstack down || fail_item shutdown "scripts/stack.sh down failed"
 	STACK_STARTED=0
-	for d in identity gateway; do
+	for d in identity billing gateway; do
 		[ -e "$RUN/pid/$d.port" ] || continue # never started
 		code=$(cat "$RUN/pid/$d.exit" 2>/dev/null || echo unknown)
 		bad=0
@@ -334,7 +335,7 @@ tier_shutdown() {
 	bad=0
 	for f in "$RUN"/asan/*; do
 		[ -s "$f" ] || continue
-		case ${f##*/} in identity.* | gateway.*) continue ;; esac
+		case ${f##*/} in identity.* | billing.* | gateway.*) continue ;; esac
 		echo "sanitizer report $f:"
 		sed 's/^/    | /' "$f"
 		bad=1
