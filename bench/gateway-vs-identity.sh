@@ -17,16 +17,11 @@
 #      (FR_RUN_DIR, GATEWAY_PORT, IDENTITY_PORT, FR_ADMIN_EMAIL, FR_ADMIN_PASSWORD, BUILD).
 set -euo pipefail
 
-FR_ME=bench
-# shellcheck source=scripts/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
-cd "$FR_REPO"
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DURATION=${DURATION:-10}
-RUNS=${RUNS:-3}
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-64}
-WARMUP=${WARMUP:-3}
 OUTDIR=${OUTDIR:-/tmp/fr-bench-$(date +%Y%m%dT%H%M%S)}
 URLPATH=/v1/users/me
 STARTED=() # stack components this script started (and stops again)

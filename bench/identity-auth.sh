@@ -37,18 +37,13 @@
 #      BUILD [build/debug], IDENTITY_ARGON2_M_KIB / _T / IDENTITY_WORKERS when it starts it).
 set -euo pipefail
 
-FR_ME=bench
-# shellcheck source=scripts/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
-cd "$FR_REPO"
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DURATION=${DURATION:-10}
-RUNS=${RUNS:-3}
 CONC=${CONC:-8}
 REFRESH_CONC=${REFRESH_CONC:-$CONC}
 USERS=${USERS:-50}
 SESSIONS=${SESSIONS:-200}
-WARMUP=${WARMUP:-3}
 PROBE_MS=${PROBE_MS:-10}
 OUTDIR=${OUTDIR:-/tmp/fr-bench-auth-$(date +%Y%m%dT%H%M%S)}
 BUILD=${BUILD:-build/debug}

@@ -38,13 +38,10 @@
 #      FR_PG_PORT, FR_AMQP_PORT, GATEWAY_PORT, IDENTITY_PORT, BUILD [build/debug], ...).
 set -euo pipefail
 
-FR_ME=bench
-# shellcheck source=scripts/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
-cd "$FR_REPO"
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 N=${N:-20000}
-RUNS=${RUNS:-3}
 SIZE=${SIZE:-300}
 CONFIRM_EVERY=${CONFIRM_EVERY:-100}
 LAT_USERS=${LAT_USERS:-200}
