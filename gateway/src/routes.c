@@ -22,10 +22,10 @@ static const struct gw_route R_LOGOUT = {"identity", GW_AUTH_JWT, GW_AFTER_REVOK
 					 NULL, 0};
 static const struct gw_route R_SESSION_DELETE = {"identity", GW_AUTH_JWT,
 						 GW_AFTER_REVOKE_PATH_SESSION, NULL, 0};
-/* ---- billing rows' data (owner: billing) ---- */
+/* ---- billing rows' data ---- */
 static const struct gw_route R_BILLING_NONE = {"billing", GW_AUTH_NONE, GW_AFTER_NONE, NULL, 0};
 static const struct gw_route R_BILLING_JWT = {"billing", GW_AUTH_JWT, GW_AFTER_NONE, NULL, 0};
-/* ---- reseller API rows' data (owner: API keys) ---- */
+/* ---- reseller API rows' data ---- */
 static const struct gw_route R_RESELLER_KEY = {"identity", GW_AUTH_APIKEY, GW_AFTER_NONE, NULL, 0};
 static const struct gw_route R_RESELLER_USERS_READ = {"identity", GW_AUTH_APIKEY, GW_AFTER_NONE,
 						      "users:read", 0};
@@ -44,7 +44,7 @@ const struct http_route gw_public_routes[] = {
 	ROW(HTTP_GET, "/v1/users/me", R_IDENTITY_JWT),
 	ROW(HTTP_PATCH, "/v1/users/me", R_IDENTITY_JWT),
 	ROW(HTTP_GET, "/v1/.well-known/jwks.json", R_IDENTITY_NONE),
-	/* ---- identity: tenants and API keys (owner: API keys) ---- */
+	/* ---- identity: tenants and API keys ---- */
 	ROW(HTTP_POST, "/v1/tenants", R_IDENTITY_JWT),
 	ROW(HTTP_GET, "/v1/tenants", R_IDENTITY_JWT),
 	ROW(HTTP_GET, "/v1/tenants/{tenant_id}", R_IDENTITY_JWT),
@@ -52,7 +52,7 @@ const struct http_route gw_public_routes[] = {
 	ROW(HTTP_POST, "/v1/tenants/{tenant_id}/api-keys", R_IDENTITY_JWT),
 	ROW(HTTP_GET, "/v1/tenants/{tenant_id}/api-keys", R_IDENTITY_JWT),
 	ROW(HTTP_DELETE, "/v1/tenants/{tenant_id}/api-keys/{api_key_id}", R_IDENTITY_JWT),
-	/* ---- billing (owner: billing) ---- */
+	/* ---- billing: plans, balance, usage ---- */
 	ROW(HTTP_GET, "/v1/plans", R_BILLING_NONE),
 	ROW(HTTP_POST, "/v1/plans", R_BILLING_JWT),
 	ROW(HTTP_GET, "/v1/plans/{plan_id}", R_BILLING_NONE),
@@ -65,7 +65,7 @@ const struct http_route gw_public_routes[] = {
 	ROW(HTTP_POST, "/v1/admin/users/{user_id}/credits/grant", R_BILLING_JWT),
 	ROW(HTTP_POST, "/v1/admin/users/{user_id}/credits/clawback", R_BILLING_JWT),
 	ROW(HTTP_GET, "/v1/tenants/{tenant_id}/usage", R_BILLING_JWT),
-	/* ---- billing: payments, discounts (owner: billpay) ---- */
+	/* ---- billing: payments, discounts ---- */
 	ROW(HTTP_POST, "/v1/users/me/plan/purchase", R_BILLING_JWT),
 	ROW(HTTP_POST, "/v1/users/me/balance/top-up", R_BILLING_JWT),
 	ROW(HTTP_GET, "/v1/payments", R_BILLING_JWT),
@@ -77,7 +77,7 @@ const struct http_route gw_public_routes[] = {
 	ROW(HTTP_POST, "/v1/discounts/validate", R_BILLING_JWT),
 	ROW(HTTP_GET, "/v1/discounts", R_BILLING_JWT),
 	ROW(HTTP_POST, "/v1/discounts", R_BILLING_JWT),
-	/* ---- reseller API (owner: API keys) ---- */
+	/* ---- reseller API ---- */
 	ROW(HTTP_GET, "/v1/reseller/me", R_RESELLER_KEY),
 	ROW(HTTP_GET, "/v1/reseller/users", R_RESELLER_USERS_READ),
 	ROW(HTTP_POST, "/v1/reseller/users", R_RESELLER_USERS_WRITE),
