@@ -190,7 +190,9 @@ class TestHolds(unittest.TestCase):
         c.expect(self.holds.capture(h["id"], 1), 409, "hold_not_held")
 
     def test_validation_and_auth(self):
-        u = b.funded_user(self.admin, 0)
+        # a grant opens the wallet now, with the user's tenant (a zero-balance user's wallet
+        # appears only once identity.user.registered.v1 is consumed: a race for this test)
+        u = b.funded_user(self.admin, 1)
         r = c.expect(self.holds.reserve_body({"user_id": "x", "seconds": 0, "ttl_s": 86401,
                                               "reference_type": "Bad", "more": 1}), 422)
         self.assertEqual(c.detail_fields(r), {"idempotency_key", "user_id", "tenant_id",

@@ -13,7 +13,7 @@
 /* $1 user, $2 tenant, $3 seconds, $4 reference_type, $5 reference_id, $6 ttl_s,
  * $7 currency, $8 default second price. */
 #define HOLD_SQL_RESERVE                                                                           \
-	"SELECT status, body, events FROM hold_reserve($1::uuid, $2::uuid, $3::bigint, $4, $5,"   \
+	"SELECT status, body, events FROM hold_reserve($1::uuid, $2::uuid, $3::bigint, $4, $5,"    \
 	" $6::integer, $7, $8::bigint)"
 /* $1 hold, $2 used seconds, $3 low-balance threshold. */
 #define HOLD_SQL_CAPTURE                                                                           \

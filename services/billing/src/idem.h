@@ -7,14 +7,14 @@
  * transaction as its effect, so either both exist or neither does. op_run() does it through
  * op_exec() (migrations/billing/0003_op_exec.sql):
  *
- *   INSERT the key -> new:               do the work -> store the answer -> COMMIT -> reply
- *                  -> taken, same hash:  reply the stored status + body (nothing done)
- *                  -> taken, other hash: 409 idempotency_conflict
+ *   lock the key -> no record:          do the work -> store key + answer -> COMMIT -> reply
+ *                -> record, same hash:  reply the stored status + body (nothing done)
+ *                -> record, other hash: 409 idempotency_conflict
  *
- * The key is INSERTed first: a concurrent duplicate blocks on the primary key until the first
- * transaction ends, then sees its committed row (replay) -- or, if the first rolled back,
- * inserts and does the work itself. Only successful answers (< 400) are stored: a refused
- * call changed nothing, and its retry is evaluated afresh.
+ * The lock is a transaction-level advisory lock on (scope, key): a concurrent duplicate waits
+ * until the first transaction ends, then sees its committed record (replay) -- or, if the
+ * first stored nothing, does the work itself. Only successful answers (< 400) are stored: a
+ * refused call changed nothing, and its retry is evaluated afresh.
  */
 #ifndef BILLING_IDEM_H
 #define BILLING_IDEM_H

@@ -14,9 +14,10 @@
 /* $1 scope, $2 key, $3 request hash, $4 producer, $5 trace id, $6 the op statement,
  * $7..$22 its parameters (migrations/billing/0003_op_exec.sql). */
 #define OP_EXEC_SQL                                                                                \
-	"SELECT outcome, status, body, events FROM op_exec($1, $2, $3, $4, $5, $6, $7, $8, $9,"  \
+	"SELECT outcome, status, body, events FROM op_exec($1, $2, $3, $4, $5, $6, $7, $8, $9,"    \
 	" $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
 #define OP_EXEC_FIXED 6
+#define OP_EXEC_NPARAMS (OP_EXEC_FIXED + OP_MAX_PARAMS)
 #define OP_TRACE_MAX 64 /* common/event.h: a longer trace id is left out of the envelope */
 
 struct op_ctx {
@@ -47,7 +48,7 @@ static void op_done(struct op_ctx *c, int status, const char *body, long events)
 	c->op.on_ok(c->req, status, o, c->op.on_ok_arg);
 }
 
-/* status >= 400: nothing was committed; the error envelope from {"code","message","details"}. */
+/* status >= 400, nothing committed: the error envelope from {"code","message","details"}. */
 static void op_refused(struct op_ctx *c, int status, const char *body)
 {
 	json_object *o = json_tokener_parse(body);
@@ -94,7 +95,7 @@ static void op_on_result(const struct pg_result *r, void *arg)
 void op_run(struct billing_app *app, struct http_request *req, const struct op_spec *op)
 {
 	struct op_ctx *c = http_request_alloc(req, sizeof(*c));
-	const char *params[OP_EXEC_FIXED + OP_MAX_PARAMS] = {NULL};
+	const char *params[OP_EXEC_NPARAMS] = {NULL};
 	const char *trace = http_request_id(req);
 
 	memset(c, 0, sizeof(*c));
@@ -112,7 +113,6 @@ void op_run(struct billing_app *app, struct http_request *req, const struct op_s
 	params[5] = c->op.sql;
 	for (int i = 0; i < op->nparams && i < OP_MAX_PARAMS; i++)
 		params[OP_EXEC_FIXED + i] = c->op.params[i];
-	if (pg_query(app->pg, OP_EXEC_SQL, OP_EXEC_FIXED + OP_MAX_PARAMS, params, op_on_result,
-		     c) < 0)
+	if (pg_query(app->pg, OP_EXEC_SQL, OP_EXEC_NPARAMS, params, op_on_result, c) < 0)
 		app_reply_db_error(req, op->name, NULL);
 }

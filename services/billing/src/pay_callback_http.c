@@ -90,8 +90,8 @@ void pay_http_stripe_webhook(struct http_request *req, void *arg)
 	snprintf(num + CB_NUM, CB_NUM, "%ld", app->cfg->low_balance_minor);
 	struct op_spec op = {
 		.name = "payment.stripe.webhook",
-		.sql = "SELECT * FROM stripe_webhook_apply($1, $2, $3, $4::uuid, $5, $6::bigint, $7, $8, $9,"
-		       " $10::bigint)",
+		.sql = "SELECT * FROM stripe_webhook_apply($1, $2, $3, $4::uuid, $5, $6::bigint,"
+		       " $7, $8, $9, $10::bigint)",
 		.nparams = 10,
 		.params = {e->id, stripe_type_str(e->kind), stripe_kind_str(e->kind),
 			   payment ? e->payment_id : NULL, payment ? e->object_id : NULL,
@@ -129,8 +129,8 @@ static void zp_verdict(struct zp_ctx *c, bool ok)
 {
 	struct op_spec op = {
 		.name = ok ? "payment.zarinpal.verified" : "payment.zarinpal.failed",
-		.sql = "SELECT * FROM payment_verdict($1::uuid, 'ZarinPal', $2::boolean, $3, $4, $5, NULL,"
-		       " NULL, $6::bigint)",
+		.sql = "SELECT * FROM payment_verdict($1::uuid, 'ZarinPal', $2::boolean, $3, $4,"
+		       " $5, NULL, NULL, $6::bigint)",
 		.nparams = 6,
 		.params = {c->payment_id, ok ? "true" : "false", ok ? NULL : c->code,
 			   ok ? NULL : c->message, ok ? c->ref : NULL, c->low},

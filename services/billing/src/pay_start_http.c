@@ -83,8 +83,8 @@ static void start_fail_payment(struct start_ctx *c, const struct pay_result *res
 {
 	struct op_spec op = {
 		.name = "payment.fail",
-		.sql = "SELECT * FROM payment_verdict($1::uuid, $2, false, $3, $4, NULL, NULL, NULL,"
-		       " $5::bigint)",
+		.sql = "SELECT * FROM payment_verdict($1::uuid, $2, false, $3, $4, NULL, NULL,"
+		       " NULL, $5::bigint)",
 		.nparams = 5,
 		.params = {c->payment_id, c->prov->name,
 			   http_request_strdup(c->req, res->failure_code[0] != '\0'
@@ -194,8 +194,8 @@ static void start_create(struct start_ctx *c)
 	struct op_spec op = {
 		.name = "payment.create",
 		.sql = "SELECT * FROM payment_create($1::uuid, $2::uuid, $3, $4::uuid, $5::bigint,"
-		       " $6::uuid, $7::bigint, $8::integer, $9::bigint, $10::boolean, $11, $12, $13,"
-		       " $14, $15::bigint)",
+		       " $6::uuid, $7::bigint, $8::integer, $9::bigint, $10::boolean, $11, $12,"
+		       " $13, $14, $15::bigint)",
 		.nparams = 15,
 		.on_ok = start_on_created,
 		.on_ok_arg = c,

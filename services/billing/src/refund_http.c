@@ -42,8 +42,8 @@ static void refund_record(struct refund_ctx *c)
 {
 	struct op_spec op = {
 		.name = "refund.issue",
-		.sql = "SELECT * FROM refund_issue($1::uuid, $2::uuid, $3::uuid, $4::bigint, $5::bigint, $6,"
-		       " $7, $8, $9, $10::bigint)",
+		.sql = "SELECT * FROM refund_issue($1::uuid, $2::uuid, $3::uuid, $4::bigint,"
+		       " $5::bigint, $6, $7, $8, $9, $10::bigint)",
 		.nparams = 10,
 		.params = {c->payment_id, c->user_id, c->tenant_id,
 			   c->amount > 0 ? c->amount_s : NULL, c->seconds > 0 ? c->seconds_s : NULL,

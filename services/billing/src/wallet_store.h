@@ -20,7 +20,7 @@ int wallet_store_transactions(struct pg_pool *pg, const char *user_id, long page
  * the migration): $1 user, $2 tenant or NULL, $3 kind, $4 signed amount, $5 description,
  * $6 ledger idempotency key or NULL, $7 admin user id, $8 currency, $9 low threshold. */
 #define WALLET_SQL_CREDITS_ADJUST                                                                  \
-	"SELECT status, body, events FROM credits_adjust($1::uuid, $2::uuid, $3, $4::bigint, $5, $6,"  \
-	" $7::uuid, $8, $9::bigint)"
+	"SELECT status, body, events FROM credits_adjust($1::uuid, $2::uuid, $3, $4::bigint,"      \
+	" $5, $6, $7::uuid, $8, $9::bigint)"
 
 #endif

@@ -4,7 +4,9 @@
  * then balance at the plan's price, the default price without a plan, 402 with required /
  * available), the capture split (plan first, one ledger row, the rest released, usage
  * counted), release and expiry, ledger_append refusing to go negative or below what is held,
- * the low-balance rule firing once per crossing, and plan activation (extend vs replace).
+ * the low-balance rule firing once per crossing, plan activation (extend vs replace), and
+ * op_exec (0003_op_exec.sql): one statement committing the effect, its outbox envelope and
+ * the idempotency answer, replay / conflict, a refused call leaving nothing behind.
  *
  * Each run migrates a throwaway schema billing_t_<random> and drops it at the end. The
  * statements run synchronously with libpq (a test, not the daemon's loop).
@@ -404,6 +406,138 @@ static void test_money_plan_activation_extends_or_replaces(void **state)
 				   " AND status = 'Active'", 1, p), 30);
 }
 
+/* ---- op_exec (0003): idempotency, the op, its outbox rows, all in one statement -------- */
+
+struct op_exec_row {
+	char outcome[16];
+	int status;
+	json_object *body; /* caller puts; NULL for conflict */
+	long events;
+};
+
+/* One op_exec() statement in autocommit (as op.c sends it): hold_reserve of seconds for
+ * user/tenant under (scope "hold.reserve:test", key, hash). */
+static void op_exec_reserve(struct fixture *f, const char *key, const char *hash,
+			    const char *seconds, struct op_exec_row *out)
+{
+	const char *p[9] = {"hold.reserve:test", key, hash, "billing", "trace-1",
+			    "SELECT status, body, events FROM hold_reserve($1::uuid, $2::uuid,"
+			    " $3::bigint, 'render_job', gen_random_uuid()::text, 3600, 'USD', 10)",
+			    f->user, f->tenant, seconds};
+	PGresult *r = PQexecParams(f->conn,
+				   "SELECT outcome, status, body, events FROM op_exec($1, $2, $3, $4,"
+				   " $5, $6, $7, $8, $9, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+				   " NULL, NULL, NULL, NULL, NULL, NULL)",
+				   9, NULL, p, NULL, NULL, 0);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("op_exec: %s", PQresultErrorMessage(r));
+	assert_int_equal(PQntuples(r), 1);
+	snprintf(out->outcome, sizeof(out->outcome), "%s", PQgetvalue(r, 0, 0));
+	out->status = atoi(PQgetvalue(r, 0, 1));
+	out->body = PQgetisnull(r, 0, 2) ? NULL : json_tokener_parse(PQgetvalue(r, 0, 2));
+	out->events = atol(PQgetvalue(r, 0, 3));
+	PQclear(r);
+}
+
+static long long count_for_user(struct fixture *f, const char *table)
+{
+	char sql[96];
+	const char *p[1] = {f->user};
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE user_id = $1", table);
+	return q1_int(f, sql, 1, p);
+}
+
+static void test_money_op_exec_commits_effect_events_and_answer_once(void **state)
+{
+	struct op_exec_row a, b, c;
+	char key[37], *payload, *stored;
+	const char *hash = "1111111111111111111111111111111111111111111111111111111111111111";
+	json_object *env, *data;
+
+	FIXTURE(state);
+	fund(f, 1000);
+	uuid_v4(key);
+	op_exec_reserve(f, key, hash, "30", &a);
+	assert_string_equal(a.outcome, "done");
+	assert_int_equal(a.status, 201);
+	assert_int_equal(a.events, 1);
+	assert_int_equal(jint(a.body, "amount_minor", NULL), 300);
+	/* the outbox row: the envelope of common/event.h around the op's event */
+	{
+		const char *p[1] = {jstr(a.body, "id")};
+
+		payload = q1(f, "SELECT payload FROM outbox WHERE aggregate_id = $1"
+			     " AND event_type = 'billing.hold.created.v1'", 1, p);
+	}
+	assert_non_null(payload);
+	env = json_tokener_parse(payload);
+	assert_non_null(env);
+	assert_string_equal(jstr(env, "producer"), "billing");
+	assert_string_equal(jstr(env, "event_type"), "billing.hold.created.v1");
+	assert_string_equal(jstr(env, "tenant_id"), f->tenant);
+	assert_string_equal(jstr(env, "trace_id"), "trace-1");
+	assert_int_equal(strlen(jstr(env, "occurred_at")), 24);
+	assert_true(json_object_object_get_ex(env, "data", &data));
+	assert_string_equal(jstr(data, "hold_id"), jstr(a.body, "id"));
+	json_object_put(env);
+	free(payload);
+	{
+		const char *p[1] = {key};
+
+		stored = q1(f, "SELECT status_code || ' ' || (response->>'id') FROM idempotency_keys"
+			       " WHERE scope = 'hold.reserve:test' AND key = $1", 1, p);
+	}
+	assert_non_null(stored);
+	assert_int_equal(strncmp(stored, "201 ", 4), 0);
+	assert_string_equal(stored + 4, jstr(a.body, "id"));
+	free(stored);
+
+	op_exec_reserve(f, key, hash, "30", &b); /* the same call again: the stored answer */
+	assert_string_equal(b.outcome, "replay");
+	assert_int_equal(b.status, 201);
+	assert_string_equal(jstr(b.body, "id"), jstr(a.body, "id"));
+	op_exec_reserve(f, key, "2222222222222222222222222222222222222222222222222222222222222222",
+			"31", &c); /* the same key, other parameters */
+	assert_string_equal(c.outcome, "conflict");
+	assert_null(c.body);
+	assert_int_equal(count_for_user(f, "holds"), 1);
+	assert_int_equal(wallet(f, "held_minor"), 300);
+	{
+		const char *p[1] = {jstr(a.body, "id")};
+
+		assert_int_equal(q1_int(f, "SELECT count(*) FROM outbox WHERE aggregate_id = $1", 1,
+					p), 1);
+	}
+	json_object_put(a.body);
+	json_object_put(b.body);
+}
+
+static void test_money_op_exec_refused_leaves_nothing(void **state)
+{
+	struct op_exec_row a, b;
+	char key[37];
+	const char *hash = "3333333333333333333333333333333333333333333333333333333333333333";
+	const char *p[1] = {key};
+
+	FIXTURE(state); /* a user without a wallet: hold_reserve opens one, then refuses */
+	uuid_v4(key);
+	op_exec_reserve(f, key, hash, "5", &a);
+	assert_string_equal(a.outcome, "refused");
+	assert_int_equal(a.status, 402);
+	assert_string_equal(jstr(a.body, "code"), "insufficient_funds");
+	assert_int_equal(a.events, 0);
+	assert_int_equal(count_for_user(f, "wallets"), 0); /* the opened wallet is undone */
+	assert_int_equal(q1_int(f, "SELECT count(*) FROM idempotency_keys WHERE key = $1", 1, p), 0);
+	json_object_put(a.body);
+	fund(f, 100); /* the same key is evaluated afresh afterwards */
+	op_exec_reserve(f, key, hash, "5", &b);
+	assert_string_equal(b.outcome, "done");
+	assert_int_equal(b.status, 201);
+	json_object_put(b.body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +548,8 @@ int main(void)
 		cmocka_unit_test(test_money_ledger_never_negative_nor_below_held),
 		cmocka_unit_test(test_money_low_balance_fires_once_per_crossing),
 		cmocka_unit_test(test_money_plan_activation_extends_or_replaces),
+		cmocka_unit_test(test_money_op_exec_commits_effect_events_and_answer_once),
+		cmocka_unit_test(test_money_op_exec_refused_leaves_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
