@@ -10,7 +10,7 @@
  *
  *   billing.hold.created.v1 / .captured.v1 / .released.v1   holds (hold_http.c, hold_sweep.c)
  *   billing.balance.low.v1                                  a debit crossed the threshold
- *   billing.payment.succeeded.v1 / .failed.v1               payments (billpay)
+ *   billing.payment.succeeded.v1 / .failed.v1               payments (pay_*.c)
  *
  * Consumed: identity.user.registered.v1 (billing_consumer.c).
  */

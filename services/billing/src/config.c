@@ -55,7 +55,7 @@ const struct cfg_item billing_config_items[] = {
 	ROW("BILLING_FAULT_EXIT_AFTER_COMMIT", S, "", false, fault_exit_after_commit, 0, 0,
 	    "test hook (FR_ENV=local only): exit 86 right after this operation commits "
 	    "(e.g. hold.reserve)"),
-	/* ---- payments, discounts, refunds (billpay) ---- */
+	/* ---- payments, discounts, refunds ---- */
 	ROW("BILLING_PUBLIC_URL", S, "http://127.0.0.1:8080", false, public_url, 0, 0,
 	    "where browsers and payment providers reach billing (the gateway), no trailing /"),
 	ROW("BILLING_RETURN_URL", S, "", false, return_url, 0, 0,

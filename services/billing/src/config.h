@@ -44,7 +44,7 @@ struct billing_config {
 	long sweep_batch;
 	/* test hook: the operation after whose commit the daemon exits (FR_ENV=local only) */
 	char *fault_exit_after_commit;
-	/* ---- payments, discounts, refunds (billpay) ---- */
+	/* ---- payments, discounts, refunds ---- */
 	char *public_url;            /* where browsers and providers reach billing (the gateway) */
 	char *return_url;            /* where checkouts end; "" = <public_url>/v1/payments/sandbox/return */
 	char *sandbox_secret;        /* HMAC key of the sandbox checkout URLs */
@@ -68,7 +68,7 @@ int billing_config_load(struct billing_config *cfg, char *err, size_t errlen) MU
 /* The cross-field rules: the shared ones (config_common.h), a three-letter upper-case
  * currency, the fault hook only in FR_ENV=local. 0 or -1 + err. */
 int billing_config_check(const struct billing_config *cfg, char *err, size_t errlen) MUST_CHECK;
-/* The payment rows' rules (billpay): URLs well-formed, secrets not empty, a merchant id
+/* The payment rows' rules: URLs well-formed, secrets not empty, a merchant id
  * with ZarinPal. 0 or -1 + err. */
 int billing_pay_config_check(const struct billing_config *cfg, char *err, size_t errlen) MUST_CHECK;
 void billing_config_free(struct billing_config *cfg);

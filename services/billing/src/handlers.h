@@ -32,7 +32,7 @@ void hold_http_get(struct http_request *req, void *app);
 void hold_http_capture(struct http_request *req, void *app);
 void hold_http_release(struct http_request *req, void *app);
 
-/* ---- payments, discounts, refunds (billpay) ---- */
+/* ---- payments, discounts, refunds ---- */
 /* pay_start_http.c */
 void pay_http_purchase(struct http_request *req, void *app);
 void pay_http_top_up(struct http_request *req, void *app);

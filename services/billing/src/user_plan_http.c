@@ -1,7 +1,7 @@
 /*
  * user_plan_http.c - the caller's plan: GET /v1/users/me/plan, POST /v1/users/me/plan/cancel
  * (auto_renew off + cancelled_at; the plan stays usable until expires_at) and
- * PATCH /v1/users/me/plan {auto_renew}. Buying a plan is in pay_*.c (billpay).
+ * PATCH /v1/users/me/plan {auto_renew}. Buying a plan is in pay_*.c.
  *
  * Owns nothing beyond request memory.
  */
