@@ -12,6 +12,8 @@
 # Sources are picked up by wildcard: a new libcommon/src/*.c joins libcommon.a, a new
 # libcommon/tests/test_*.c becomes a test binary, a new services/<svc>/src/*.c joins that daemon.
 
+.DEFAULT_GOAL := all
+
 CC      ?= gcc
 ifeq ($(origin CC),default)
 CC      := gcc
