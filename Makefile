@@ -31,12 +31,12 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter -Wformat=2 -Wvla
 CFLAGS  ?= -O1 -g
-CFLAGS  += -std=gnu11 -D_GNU_SOURCE -fno-omit-frame-pointer $(WARN) -Ilibcommon/include $(PKG_CFLAGS)
+override CFLAGS += -std=gnu11 -D_GNU_SOURCE -fno-omit-frame-pointer $(WARN) -Ilibcommon/include $(PKG_CFLAGS)
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 ifeq ($(MODE),san)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-CFLAGS  += $(SANFLAGS)
-LDFLAGS += $(SANFLAGS)
+override CFLAGS += $(SANFLAGS)
+override LDFLAGS += $(SANFLAGS)
 endif
 
 # ---- libcommon ---------------------------------------------------------------------------

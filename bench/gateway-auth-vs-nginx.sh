@@ -191,7 +191,7 @@ ADMIN=$(post "$GW/v1/auth/login" "" "$(jq -cn --arg e "$FR_ADMIN_EMAIL" --arg p 
 	fr_die "admin login failed"
 SLUG=bench-$(date +%s)-$$
 TPW=pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-# gw-jwt uses a user of its own: its user window (fr:rl:user:<id>, shared with the stack's
+# gw-jwt uses a user of its own: its user window (fr:rlb:user:<id>, shared with the stack's
 # gateway through Redis) fills up during the runs
 post "$GW/v1/auth/register" "" "$(jq -cn --arg s "$SLUG" --arg p "$TPW" \
 	'{tenant_slug: "default", email: ($s + "-jwt@example.test"), password: $p}')" >/dev/null ||

@@ -20,24 +20,26 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/crypto.h"
 #include "common/http.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/redis.h"
 #include "ratelimit_local.h"
 
-/* KEYS: [nonce key] + one window key per limit. ARGV: has_nonce ("1"/"0"), nonce TTL s,
- * member suffix (unique per request), then the limits in KEYS order. Scores are Redis server
- * time in microseconds, passed as strings (Lua's number formatting keeps 14 digits only).
- * Returns {allowed, replayed, limit, remaining, reset_s, retry_after_s, index (1-based, 0 none)}. */
+/* KEYS: [nonce key] + one window key per limit. ARGV: has_nonce ("1"/"0"), nonce TTL s, then
+ * the limits in KEYS order. A window value is the newest bucket's index (Unix seconds / 5,
+ * int32) and the 13 bucket counts newest first (uint32), packed little-endian (see
+ * ratelimit.h); bucket b - k stops counting at (b - k + 1) * 5 + 60 s. Every argument passed
+ * back to Redis is a string (Lua's number formatting is slow) and nothing is written on a
+ * refusal. Returns {allowed, replayed, limit, remaining, reset_s, retry_after_s, index
+ * (1-based, 0 none)}. */
+_Static_assert(RL_BUCKET_S == 5 && RL_BUCKETS == 13 && RL_WINDOW_S == 60,
+	       "the script below spells these out");
 static const char rl_script[] =
 	"local t = redis.call('TIME')\n"
-	"local sec, usec = tonumber(t[1]), tonumber(t[2])\n"
-	"local now = sec * 1000000 + usec\n"
-	"local win = 60000000\n"
-	"local score = t[1] .. string.format('%06d', usec)\n"
-	"local cut = tostring(sec - 60) .. string.format('%06d', usec)\n"
+	"local sec = tonumber(t[1])\n"
+	"local b = math.floor(sec / 5)\n"
+	"local fmt = '<i4I4I4I4I4I4I4I4I4I4I4I4I4I4'\n"
 	"local first = 1\n"
 	"if ARGV[1] == '1' then\n"
 	"  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then\n"
@@ -45,39 +47,59 @@ static const char rl_script[] =
 	"  end\n"
 	"  first = 2\n"
 	"end\n"
-	"local counts, worst, wait = {}, 0, -1\n"
+	"local now = sec * 1000000 + tonumber(t[2])\n"
+	"local function leaves(k) return ((b - k) * 5 + 65) * 1000000 - now end\n"
+	"local function load(key)\n"
+	"  local v, c = redis.call('GET', key), nil\n"
+	"  if v and #v == 56 then\n"
+	"    c = {struct.unpack(fmt, v)}\n"
+	"    local d = b - c[1]\n"
+	"    if d > 0 then\n"
+	"      for k = 14, 2, -1 do c[k] = k - d >= 2 and c[k - d] or 0 end\n"
+	"    end\n"
+	"  else\n"
+	"    c = {b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}\n"
+	"  end\n"
+	"  c[1] = b\n"
+	"  local s = 0\n"
+	"  for k = 2, 14 do s = s + c[k] end\n"
+	"  return c, s\n"
+	"end\n"
+	"local cs, sums, worst, wait = {}, {}, 0, -1\n"
 	"for i = first, #KEYS do\n"
-	"  local lim = tonumber(ARGV[i - first + 4])\n"
-	"  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', cut)\n"
-	"  local c = redis.call('ZCARD', KEYS[i])\n"
-	"  counts[i] = c\n"
-	"  if c >= lim then\n"
-	"    local e = redis.call('ZRANGE', KEYS[i], c - lim, c - lim, 'WITHSCORES')\n"
-	"    local w = tonumber(e[2]) + win - now\n"
+	"  local c, s = load(KEYS[i])\n"
+	"  local lim = tonumber(ARGV[i - first + 3])\n"
+	"  cs[i], sums[i] = c, s\n"
+	"  if s >= lim then\n"
+	"    local need, w = s - lim + 1, 0\n"
+	"    for k = 14, 2, -1 do\n"
+	"      need = need - c[k]\n"
+	"      if need <= 0 then w = leaves(k - 2) break end\n"
+	"    end\n"
 	"    if w > wait then wait, worst = w, i end\n"
 	"  end\n"
 	"end\n"
 	"if worst > 0 then\n"
 	"  local s = math.ceil(wait / 1000000)\n"
-	"  return {0, 0, tonumber(ARGV[worst - first + 4]), 0, s, s, worst - first + 1}\n"
+	"  return {0, 0, tonumber(ARGV[worst - first + 3]), 0, s, s, worst - first + 1}\n"
 	"end\n"
-	"local member = score .. ':' .. ARGV[3]\n"
 	"local best, rem, reset, blim = 0, 0, 0, 0\n"
 	"for i = first, #KEYS do\n"
-	"  local lim = tonumber(ARGV[i - first + 4])\n"
-	"  redis.call('ZADD', KEYS[i], score, member)\n"
-	"  redis.call('PEXPIRE', KEYS[i], 61000)\n"
-	"  local r = lim - counts[i] - 1\n"
+	"  local c, lim = cs[i], tonumber(ARGV[i - first + 3])\n"
+	"  c[2] = c[2] + 1\n"
+	"  redis.call('SET', KEYS[i], struct.pack(fmt, unpack(c, 1, 14)), 'PX', '66000')\n"
+	"  local r = lim - sums[i] - 1\n"
 	"  if best == 0 or r < rem then\n"
-	"    local o = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')\n"
+	"    local o = 14\n"
+	"    while c[o] == 0 do o = o - 1 end\n"
 	"    best, rem, blim = i, r, lim\n"
-	"    reset = math.ceil((tonumber(o[2]) + win - now) / 1000000)\n"
+	"    reset = math.ceil(leaves(o - 2) / 1000000)\n"
 	"  end\n"
 	"end\n"
 	"return {1, 0, blim, rem, reset, 0, best - first + 1}\n";
 
 #define RL_SHA_LEN 40
-#define RL_ARGV_MAX (4 + 1 + RL_MAX_LIMITS + 3 + RL_MAX_LIMITS)
+#define RL_ARGV_MAX (3 + 1 + RL_MAX_LIMITS + 2 + RL_MAX_LIMITS)
 
 /* The loaded script's SHA; outlives the limiter while a SCRIPT LOAD is in flight. */
 struct rl_script {
@@ -98,7 +120,6 @@ struct rl_check {
 	bool has_nonce;
 	char nonce[RL_KEY_MAX];
 	long nonce_ttl_s;
-	char member[48];
 	rl_cb cb;
 	void *arg;
 };
@@ -111,16 +132,13 @@ struct ratelimit {
 	struct rl_local *local;
 	struct rl_script *script;
 	struct rl_check *pending;
-	char replica[17]; /* random, so members are unique across replicas */
-	unsigned long long seq;
 };
 
 void ratelimit_opts_default(struct ratelimit_opts *o)
 {
 	o->enabled = true;
 	o->redis_timeout_ms = 50;
-	o->local_entries = 65536;
-	o->local_slots = (size_t)4 << 20; /* 32 MiB of timestamps */
+	o->local_entries = 65536; /* at most about 12 MiB of windows */
 	o->local_nonces = 262144;
 }
 
@@ -161,7 +179,6 @@ struct ratelimit *ratelimit_new_opts(struct event_base *base, struct redis *redi
 				     struct metrics *m, const struct ratelimit_opts *o)
 {
 	struct ratelimit *rl = calloc(1, sizeof(*rl));
-	unsigned char rnd[8];
 
 	if (rl == NULL)
 		return NULL;
@@ -169,13 +186,12 @@ struct ratelimit *ratelimit_new_opts(struct event_base *base, struct redis *redi
 	rl->redis = redis;
 	rl->m = m;
 	rl->o = *o;
-	rl->local = rl_local_new(o->local_entries, o->local_slots, o->local_nonces);
+	rl->local = rl_local_new(o->local_entries, o->local_nonces);
 	rl->script = calloc(1, sizeof(*rl->script));
-	if (rl->local == NULL || rl->script == NULL || crypto_random(rnd, sizeof(rnd)) < 0) {
+	if (rl->local == NULL || rl->script == NULL) {
 		ratelimit_free(rl);
 		return NULL;
 	}
-	hex_encode(rnd, sizeof(rnd), rl->replica);
 	metrics_declare(m, "gateway_ratelimit_decisions_total", METRIC_COUNTER,
 			"rate-limit decisions by the deciding limit's kind and result");
 	metrics_declare(m, "gateway_ratelimit_degraded_total", METRIC_COUNTER,
@@ -356,7 +372,6 @@ static int rl_send(struct ratelimit *rl, struct rl_check *c)
 	snprintf(ttl, sizeof(ttl), "%ld", c->nonce_ttl_s > 0 ? c->nonce_ttl_s : 1);
 	argv[argc++] = c->has_nonce ? "1" : "0";
 	argv[argc++] = ttl;
-	argv[argc++] = c->member;
 	for (i = 0; i < c->n; i++) {
 		snprintf(lim[i], sizeof(lim[i]), "%ld", c->per_minute[i]);
 		argv[argc++] = lim[i];
@@ -377,7 +392,7 @@ static void rl_check_fill(struct ratelimit *rl, struct rl_check *c, const struct
 			continue;
 		c->kind[c->n] = limits[i].kind;
 		c->per_minute[c->n] = limits[i].per_minute;
-		snprintf(c->key[c->n], RL_KEY_MAX, "fr:rl:%s:%.*s", rl_kind_name(limits[i].kind),
+		snprintf(c->key[c->n], RL_KEY_MAX, "fr:rlb:%s:%.*s", rl_kind_name(limits[i].kind),
 			 RL_ID_MAX, limits[i].id != NULL ? limits[i].id : "");
 		c->n++;
 	}
@@ -385,7 +400,6 @@ static void rl_check_fill(struct ratelimit *rl, struct rl_check *c, const struct
 	if (c->has_nonce)
 		snprintf(c->nonce, sizeof(c->nonce), "%s", nonce_key);
 	c->nonce_ttl_s = nonce_ttl_s;
-	snprintf(c->member, sizeof(c->member), "%s:%llu", rl->replica, ++rl->seq);
 }
 
 void ratelimit_check(struct ratelimit *rl, const struct rl_limit *limits, size_t n,

@@ -1,15 +1,22 @@
 /*
- * ratelimit.h - distributed rate limiting for the gateway: sliding windows of 60 s per API
- * key, user, tenant and client IP, decided atomically by ONE Redis script per request (shared
- * by every gateway replica), with a documented per-replica fallback while Redis is down.
+ * ratelimit.h - distributed rate limiting for the gateway: windows of 60 s per API key, user,
+ * tenant and client IP, decided atomically by ONE Redis script per request (shared by every
+ * gateway replica), with a documented per-replica fallback while Redis is down.
  *
- * Redis keys: fr:rl:<kind>:<id> (a sorted set of the requests of the last 60 s, scored by
- * Redis server time in microseconds, PEXPIRE 60 s + margin); nonce keys as given by the
- * caller (SET NX EX). The script is the only writer.
+ * Algorithm (the script and the fallback alike): a sliding window of RL_BUCKETS counters of
+ * RL_BUCKET_S seconds each. A request is counted in the bucket of its arrival time and stays
+ * counted until its whole bucket is more than 60 s old, i.e. for 60 to 65 s; the count of a
+ * limit is the sum of its live buckets, so it never admits more than the limit in any 60 s
+ * (it may refuse while up to a bucket's worth of requests are 60-65 s old).
+ *
+ * Redis keys: fr:rlb:<kind>:<id>, a 56-byte string: the newest bucket's index (Unix seconds /
+ * RL_BUCKET_S, int32) then the RL_BUCKETS counts, newest first (uint32), little-endian; PX 66 s.
+ * Bucket indexes come from Redis server time (TIME), so replica clocks do not matter. Nonce
+ * keys as given by the caller (SET NX EX). The script is the only writer.
  *
  * Fallback (Redis unreachable, or no reply within GATEWAY_RL_REDIS_TIMEOUT_MS): the same
- * algorithm in memory per replica (bounded table, oldest entries evicted) and an in-memory
- * nonce set (bounded, TTL as given); the decision says `degraded` and
+ * algorithm in memory per replica (bounded table, least recently used entries evicted) and an
+ * in-memory nonce set (bounded, TTL as given); the decision says `degraded` and
  * gateway_ratelimit_degraded_total counts it. With N replicas a client may get up to N times
  * its limit while Redis is down. Authentication never depends on this module.
  */
@@ -40,15 +47,16 @@ typedef void (*rl_cb)(void *arg, const struct rl_decision *d);
 struct ratelimit;
 
 #define RL_WINDOW_S 60
+#define RL_BUCKET_S 5                              /* the window's resolution */
+#define RL_BUCKETS (RL_WINDOW_S / RL_BUCKET_S + 1) /* live buckets: 60 to 65 s */
 #define RL_MAX_LIMITS 8 /* limits per decision; more are ignored */
 #define RL_ID_MAX 128   /* longer ids are truncated */
-#define RL_KEY_MAX 160  /* fr:rl:<kind>:<id> and nonce keys */
+#define RL_KEY_MAX 160  /* fr:rlb:<kind>:<id> and nonce keys */
 
 struct ratelimit_opts {
 	bool enabled;           /* GATEWAY_RL_ENABLED: false = limits ignored, nonces still checked */
 	long redis_timeout_ms;  /* GATEWAY_RL_REDIS_TIMEOUT_MS: no reply by then -> local */
-	size_t local_entries;   /* fallback table: windows kept (oldest evicted) */
-	size_t local_slots;     /* fallback table: request timestamps kept in all windows */
+	size_t local_entries;   /* fallback table: windows kept (least recently used evicted) */
 	size_t local_nonces;    /* fallback nonce set (oldest evicted) */
 };
 void ratelimit_opts_default(struct ratelimit_opts *o);
@@ -63,8 +71,8 @@ struct ratelimit *ratelimit_new_opts(struct event_base *base, struct redis *redi
 void ratelimit_free(struct ratelimit *rl);
 /* One atomic decision in ONE Redis script: when nonce_key != NULL it is SET NX EX nonce_ttl_s
  * first (replayed -> nothing counted); then every limit is checked as a sliding window of 60 s
- * and the request is counted against all of them only when all have room. cb runs exactly
- * once, maybe before this returns. limits[] and nonce_key are copied. No limit left to check
+ * (see above) and the request is counted against all of them only when all have room. cb runs
+ * exactly once, maybe before this returns. limits[] and nonce_key are copied. No limit left to check
  * (none given, all per_minute <= 0, or limits disabled) and no nonce: allowed with limit 0
  * (ratelimit_headers then adds nothing). request_id is for logs only. */
 void ratelimit_check(struct ratelimit *rl, const struct rl_limit *limits, size_t n,

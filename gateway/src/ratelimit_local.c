@@ -1,10 +1,10 @@
 /*
- * ratelimit_local.c - the in-memory sliding windows and nonce set of the rate limiter's
- * fallback (see ratelimit_local.h).
+ * ratelimit_local.c - the in-memory bucketed sliding windows and nonce set of the rate
+ * limiter's fallback (see ratelimit_local.h).
  *
  * Owns two chained hash tables with an intrusive recency list each (windows: least recently
- * used at the tail; nonces: oldest inserted at the tail). A window is a ring of the
- * timestamps it counted, oldest first, grown on demand up to its limit.
+ * used at the tail; nonces: oldest inserted at the tail). A window is its newest bucket's
+ * index and RL_BUCKETS counts, newest first: the same layout as the script's Redis value.
  */
 #include "ratelimit_local.h"
 
@@ -111,10 +111,10 @@ static struct rl_node *tab_oldest(struct rl_table *t)
 /* ---- windows and nonces -------------------------------------------------------------------- */
 
 struct rl_win {
-	struct rl_node n; /* first member: a node pointer is the window pointer */
-	int64_t *ts;      /* ring, oldest at head */
-	size_t cap, head, count;
-	uint64_t used;    /* decision sequence number of the last use */
+	struct rl_node n;           /* first member: a node pointer is the window pointer */
+	int64_t top;                /* index of the newest bucket (now_us / RL_BUCKET_US) */
+	uint32_t count[RL_BUCKETS]; /* count[k]: requests counted in bucket top - k */
+	uint64_t used;              /* decision sequence number of the last use */
 	char key[];
 };
 
@@ -126,19 +126,17 @@ struct rl_nonce {
 
 struct rl_local {
 	struct rl_table wins, nonces;
-	size_t max_entries, max_slots, max_nonces;
-	size_t slots; /* sum of the windows' ring capacities */
+	size_t max_entries, max_nonces;
 	uint64_t seq;
 };
 
-struct rl_local *rl_local_new(size_t max_entries, size_t max_slots, size_t max_nonces)
+struct rl_local *rl_local_new(size_t max_entries, size_t max_nonces)
 {
 	struct rl_local *l = calloc(1, sizeof(*l));
 
-	if (l == NULL || max_entries == 0 || max_slots == 0 || max_nonces == 0)
+	if (l == NULL || max_entries == 0 || max_nonces == 0)
 		goto fail;
 	l->max_entries = max_entries;
-	l->max_slots = max_slots;
 	l->max_nonces = max_nonces;
 	if (tab_init(&l->wins, max_entries) < 0 || tab_init(&l->nonces, max_nonces) < 0)
 		goto fail;
@@ -151,8 +149,6 @@ fail:
 static void win_drop(struct rl_local *l, struct rl_win *w)
 {
 	tab_remove(&l->wins, &w->n);
-	l->slots -= w->cap;
-	free(w->ts);
 	free(w);
 }
 
@@ -211,59 +207,54 @@ static bool nonce_seen_or_add(struct rl_local *l, const char *key, long ttl_s, i
 	return false;
 }
 
-static int64_t win_at(const struct rl_win *w, size_t i)
+/* Microseconds from now until bucket b stops counting: its end + 60 s. */
+static int64_t bucket_leaves_us(int64_t b, int64_t now_us)
 {
-	return w->ts[(w->head + i) % w->cap];
+	return (b + 1) * RL_BUCKET_US + (int64_t)RL_WINDOW_S * 1000000 - now_us;
 }
 
-static void win_expire(struct rl_win *w, int64_t now_us)
+/* Moves w to bucket b: buckets that fell out of the window are forgotten. A clock that went
+ * back (b < top) keeps the counts as they are. */
+static void win_roll(struct rl_win *w, int64_t b)
 {
-	while (w->count > 0 && w->ts[w->head] <= now_us - RL_WINDOW_US) {
-		w->head = (w->head + 1) % w->cap;
-		w->count--;
+	int64_t d = b - w->top;
+
+	if (d >= RL_BUCKETS) {
+		memset(w->count, 0, sizeof(w->count));
+	} else if (d > 0) {
+		memmove(&w->count[d], &w->count[0], (size_t)(RL_BUCKETS - d) * sizeof(w->count[0]));
+		memset(w->count, 0, (size_t)d * sizeof(w->count[0]));
 	}
+	w->top = b;
 }
 
-/* Grows the ring towards want (at least count + 1) within the slot budget; false if it cannot. */
-static bool win_grow(struct rl_local *l, struct rl_win *w, size_t want)
+static long win_sum(const struct rl_win *w)
 {
-	size_t cap = w->cap < 4 ? 8 : w->cap * 2;
-	int64_t *ts;
-	size_t i;
+	long s = 0;
 
-	if (cap > want)
-		cap = want;
-	if (cap > l->max_slots)
-		cap = l->max_slots;
-	if (cap <= w->cap)
-		return false;
-	ts = malloc(cap * sizeof(*ts));
-	if (ts == NULL)
-		return false;
-	for (i = 0; i < w->count; i++)
-		ts[i] = win_at(w, i);
-	free(w->ts);
-	l->slots += cap - w->cap;
-	w->ts = ts;
-	w->cap = cap;
-	w->head = 0;
-	return true;
+	for (size_t k = 0; k < RL_BUCKETS; k++)
+		s += (long)w->count[k];
+	return s;
 }
 
-/* Counts now_us. A ring that cannot grow (slot budget, OOM) forgets its oldest timestamp. */
-static void win_push(struct rl_local *l, struct rl_win *w, long per_minute, int64_t now_us)
+/* Microseconds until need counted requests have left w (oldest buckets first). */
+static int64_t win_wait_us(const struct rl_win *w, long need, int64_t now_us)
 {
-	if (w->count == w->cap && !win_grow(l, w, (size_t)per_minute)) {
-		if (w->cap == 0)
-			return;
-		w->head = (w->head + 1) % w->cap;
-		w->count--;
+	for (size_t k = RL_BUCKETS; k-- > 0;) {
+		need -= (long)w->count[k];
+		if (need <= 0)
+			return bucket_leaves_us(w->top - (int64_t)k, now_us);
 	}
-	w->ts[(w->head + w->count) % w->cap] = now_us;
-	w->count++;
+	return bucket_leaves_us(w->top, now_us);
 }
 
-static struct rl_win *win_get(struct rl_local *l, const char *key)
+/* Seconds until the oldest counted request of w leaves it. */
+static long win_reset_s(const struct rl_win *w, int64_t now_us)
+{
+	return rl_ceil_s(win_wait_us(w, 1, now_us));
+}
+
+static struct rl_win *win_get(struct rl_local *l, const char *key, int64_t b)
 {
 	uint64_t h = rl_hash(key);
 	struct rl_node *n = tab_find(&l->wins, key, h);
@@ -274,6 +265,7 @@ static struct rl_win *win_get(struct rl_local *l, const char *key)
 		tab_touch(&l->wins, n);
 		w = (struct rl_win *)n;
 		w->used = l->seq;
+		win_roll(w, b);
 		return w;
 	}
 	w = calloc(1, sizeof(*w) + klen + 1);
@@ -283,34 +275,34 @@ static struct rl_win *win_get(struct rl_local *l, const char *key)
 	w->n.key = w->key;
 	w->n.h = h;
 	w->used = l->seq;
+	w->top = b;
 	tab_insert(&l->wins, &w->n);
 	return w;
 }
 
-/* Evicts least recently used windows beyond the bounds, never one of this decision. */
+/* Evicts least recently used windows beyond the bound, never one of this decision. */
 static void win_evict(struct rl_local *l)
 {
 	struct rl_node *n;
 
-	while ((l->wins.count > l->max_entries || l->slots > l->max_slots) &&
-	       (n = tab_oldest(&l->wins)) != NULL && ((struct rl_win *)n)->used != l->seq)
+	while (l->wins.count > l->max_entries && (n = tab_oldest(&l->wins)) != NULL &&
+	       ((struct rl_win *)n)->used != l->seq)
 		win_drop(l, (struct rl_win *)n);
 }
 
-/* Index of the refusing limit with the longest wait (*wait_us), or -1 when all have room. */
-static int local_refusal(struct rl_win *const *win, const struct rl_window_req *w, size_t n,
-			 int64_t now_us, int64_t *wait_us)
+/* Index of the refusing limit with the longest wait (*wait_us), or -1 when all have room.
+ * sum[i] is window i's count. */
+static int local_refusal(struct rl_win *const *win, const long *sum, const struct rl_window_req *w,
+			 size_t n, int64_t now_us, int64_t *wait_us)
 {
 	int worst = -1;
-	size_t i, c;
 	int64_t wait;
 
 	*wait_us = -1;
-	for (i = 0; i < n; i++) {
-		if (win[i] == NULL || (long)win[i]->count < w[i].per_minute)
+	for (size_t i = 0; i < n; i++) {
+		if (win[i] == NULL || sum[i] < w[i].per_minute)
 			continue;
-		c = win[i]->count - (size_t)w[i].per_minute; /* this one must leave the window */
-		wait = win_at(win[i], c) + RL_WINDOW_US - now_us;
+		wait = win_wait_us(win[i], sum[i] - w[i].per_minute + 1, now_us);
 		if (wait > *wait_us) {
 			*wait_us = wait;
 			worst = (int)i;
@@ -323,8 +315,8 @@ int rl_local_decide(struct rl_local *l, const struct rl_window_req *w, size_t n,
 		    const char *nonce_key, long nonce_ttl_s, int64_t now_us, struct rl_decision *out)
 {
 	struct rl_win *win[RL_MAX_LIMITS];
-	int64_t wait;
-	long rem;
+	long sum[RL_MAX_LIMITS], rem;
+	int64_t wait, b = now_us / RL_BUCKET_US;
 	int best = -1;
 	size_t i;
 
@@ -337,11 +329,10 @@ int rl_local_decide(struct rl_local *l, const struct rl_window_req *w, size_t n,
 	n = n > RL_MAX_LIMITS ? RL_MAX_LIMITS : n;
 	l->seq++;
 	for (i = 0; i < n; i++) {
-		win[i] = w[i].per_minute > 0 ? win_get(l, w[i].key) : NULL;
-		if (win[i] != NULL)
-			win_expire(win[i], now_us);
+		win[i] = w[i].per_minute > 0 ? win_get(l, w[i].key, b) : NULL;
+		sum[i] = win[i] != NULL ? win_sum(win[i]) : 0;
 	}
-	best = local_refusal(win, w, n, now_us, &wait);
+	best = local_refusal(win, sum, w, n, now_us, &wait);
 	if (best >= 0) {
 		out->allowed = false;
 		out->limit = w[best].per_minute;
@@ -352,13 +343,13 @@ int rl_local_decide(struct rl_local *l, const struct rl_window_req *w, size_t n,
 	for (i = 0; i < n; i++) {
 		if (win[i] == NULL)
 			continue;
-		win_push(l, win[i], w[i].per_minute, now_us);
-		rem = w[i].per_minute - (long)win[i]->count;
+		win[i]->count[0]++;
+		rem = w[i].per_minute - sum[i] - 1;
 		if (best < 0 || rem < out->remaining) {
 			best = (int)i;
 			out->limit = w[i].per_minute;
 			out->remaining = rem < 0 ? 0 : rem;
-			out->reset_s = rl_ceil_s(win_at(win[i], 0) + RL_WINDOW_US - now_us);
+			out->reset_s = win_reset_s(win[i], now_us);
 		}
 	}
 	win_evict(l);
@@ -368,11 +359,6 @@ int rl_local_decide(struct rl_local *l, const struct rl_window_req *w, size_t n,
 size_t rl_local_entries(const struct rl_local *l)
 {
 	return l->wins.count;
-}
-
-size_t rl_local_slots(const struct rl_local *l)
-{
-	return l->slots;
 }
 
 size_t rl_local_nonces(const struct rl_local *l)

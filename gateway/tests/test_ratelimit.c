@@ -1,9 +1,10 @@
 /*
  * test_ratelimit.c - cmocka tests of the rate limiter: the in-memory fallback algorithm
- * (ratelimit_local.c: sliding window, all-or-nothing, tightest limit, nonces, bounds), the
- * RateLimit-* header formatting, and the Redis script against a real Redis
- * (FR_TEST_REDIS_PORT; skipped when unset): two connections sharing one limit, nonce replay,
- * Redis unreachable and Redis too slow (both decided locally, degraded).
+ * (ratelimit_local.c: bucketed sliding window and its documented error, all-or-nothing,
+ * tightest limit, nonces, bounds), the RateLimit-* header formatting, and the Redis script
+ * against a real Redis (FR_TEST_REDIS_PORT; skipped when unset): two connections sharing one
+ * limit, nonce replay, the stored window layout and bucket boundary, Redis unreachable and
+ * Redis too slow (both decided locally, degraded).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,48 +42,120 @@ static int decide1(struct rl_local *l, const char *key, long rpm, int64_t now,
 
 static void test_ratelimit_local_window(void **state)
 {
-	struct rl_local *l = rl_local_new(16, 1024, 16);
+	struct rl_local *l = rl_local_new(16, 16);
 	struct rl_decision d;
 	int allowed = 0, i;
 
 	(void)state;
-	/* 60 per minute, one request every 100 ms: the first 60 pass */
+	/* 60 per minute, one request every 100 ms from T0 (a bucket start): the first 60 pass */
 	for (i = 0; i < 120; i++) {
-		assert_int_equal(decide1(l, "fr:rl:ip:a", 60, T0 + i * S_US / 10, &d), 0);
+		assert_int_equal(decide1(l, "fr:rlb:ip:a", 60, T0 + i * S_US / 10, &d), 0);
 		allowed += d.allowed;
 		assert_false(d.degraded);
 		assert_int_equal(d.limit, 60);
 		if (i < 60) {
 			assert_true(d.allowed);
 			assert_int_equal(d.remaining, 59 - i);
-			assert_int_equal(d.reset_s, 60 - i / 10); /* the first request leaves at T0+60s */
+			/* the bucket [T0, T0 + 5 s) stops counting at T0 + 65 s */
+			assert_int_equal(d.reset_s, 65 - i / 10);
 		}
 	}
 	assert_int_equal(allowed, 60);
-	/* refused at T0 + 11.9 s: the oldest (T0) leaves the window at T0 + 60 s */
+	/* refused at T0 + 11.9 s until the first bucket (50 requests) leaves at T0 + 65 s */
 	assert_false(d.allowed);
 	assert_int_equal(d.remaining, 0);
-	assert_int_equal(d.retry_after_s, 49); /* ceil(48.1) */
+	assert_int_equal(d.retry_after_s, 54); /* ceil(53.1) */
 	assert_int_equal(d.reset_s, d.retry_after_s);
-	/* exactly 60 s after the first request it has left the window (scores <= now-60s go) */
-	assert_int_equal(decide1(l, "fr:rl:ip:a", 60, T0 + 60 * S_US, &d), 0);
-	assert_true(d.allowed);
-	assert_int_equal(d.remaining, 0);
-	assert_int_equal(decide1(l, "fr:rl:ip:a", 60, T0 + 60 * S_US + 1, &d), 0);
+	assert_int_equal(decide1(l, "fr:rlb:ip:a", 60, T0 + 65 * S_US - 1, &d), 0);
 	assert_false(d.allowed);
-	assert_int_equal(d.retry_after_s, 1); /* T0 + 0.1 s leaves at T0 + 60.1 s */
+	assert_int_equal(d.retry_after_s, 1);
+	/* at T0 + 65 s the first bucket is gone; [T0 + 5 s, T0 + 10 s) holds 10 */
+	assert_int_equal(decide1(l, "fr:rlb:ip:a", 60, T0 + 65 * S_US, &d), 0);
+	assert_true(d.allowed);
+	assert_int_equal(d.remaining, 49);
+	assert_int_equal(d.reset_s, 5);
 	/* another key has its own window */
-	assert_int_equal(decide1(l, "fr:rl:ip:b", 60, T0 + 61 * S_US, &d), 0);
+	assert_int_equal(decide1(l, "fr:rlb:ip:b", 60, T0 + 66 * S_US, &d), 0);
 	assert_true(d.allowed);
 	assert_int_equal(d.remaining, 59);
 	rl_local_free(l);
 }
 
+/* The documented error: a request counts for 60 to 65 s (until its whole 5 s bucket is more
+ * than 60 s old), never less. */
+static void test_ratelimit_local_bucket_boundary(void **state)
+{
+	struct rl_local *l = rl_local_new(16, 16);
+	struct rl_decision d;
+
+	(void)state;
+	/* the last microsecond of bucket [T0, T0 + 5 s): counted for 60 s + 1 us */
+	assert_int_equal(decide1(l, "fr:rlb:user:late", 1, T0 + 5 * S_US - 1, &d), 0);
+	assert_true(d.allowed);
+	assert_int_equal(d.reset_s, 61); /* ceil(60.000001) */
+	assert_int_equal(decide1(l, "fr:rlb:user:late", 1, T0 + 65 * S_US - 1, &d), 0);
+	assert_false(d.allowed);
+	assert_int_equal(d.retry_after_s, 1);
+	assert_int_equal(decide1(l, "fr:rlb:user:late", 1, T0 + 65 * S_US, &d), 0);
+	assert_true(d.allowed);
+	/* the first microsecond of a bucket: counted for the full 65 s */
+	assert_int_equal(decide1(l, "fr:rlb:user:early", 1, T0, &d), 0);
+	assert_int_equal(d.reset_s, 65);
+	assert_int_equal(decide1(l, "fr:rlb:user:early", 1, T0 + 64 * S_US, &d), 0);
+	assert_false(d.allowed);
+	assert_int_equal(d.retry_after_s, 1);
+	assert_int_equal(decide1(l, "fr:rlb:user:early", 1, T0 + 65 * S_US, &d), 0);
+	assert_true(d.allowed);
+	/* a long silence forgets everything */
+	assert_int_equal(decide1(l, "fr:rlb:user:early", 1, T0 + 3600 * S_US, &d), 0);
+	assert_true(d.allowed);
+	rl_local_free(l);
+}
+
+/* Bursty pseudo-random traffic against a brute-force log of the accepted requests: never more
+ * than the limit in any 60 s, and a refusal only while the limit was reached within 65 s. */
+static void test_ratelimit_local_error_bound(void **state)
+{
+	enum { REQS = 20000, LIMIT = 50 };
+	struct rl_local *l = rl_local_new(16, 16);
+	static int64_t acc[REQS];
+	struct rl_decision d;
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	int64_t now = T0 + 3 * S_US / 7;
+	size_t na = 0, lo60 = 0, lo65 = 0;
+	int refused = 0;
+
+	(void)state;
+	for (int i = 0; i < REQS; i++) {
+		x ^= x << 13; /* xorshift64 */
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* mostly short gaps, sometimes a pause of up to 40 s */
+		now += (x % 16 == 0) ? (int64_t)(x >> 20) % (40 * S_US)
+				     : (int64_t)(x >> 20) % (S_US / 4);
+		while (lo60 < na && acc[lo60] <= now - 60 * S_US)
+			lo60++;
+		while (lo65 < na && acc[lo65] <= now - 65 * S_US)
+			lo65++;
+		assert_int_equal(decide1(l, "fr:rlb:apikey:bound", LIMIT, now, &d), 0);
+		if (d.allowed) {
+			/* with this one, in (now - 60 s, now] */
+			assert_true(na - lo60 + 1 <= LIMIT);
+			acc[na++] = now;
+		} else {
+			assert_true(na - lo65 >= LIMIT); /* the limit was reached within 65 s */
+			refused++;
+		}
+	}
+	assert_true(refused > REQS / 4 && na > REQS / 10); /* both paths were exercised */
+	rl_local_free(l);
+}
+
 static void test_ratelimit_local_all_or_nothing(void **state)
 {
-	struct rl_local *l = rl_local_new(16, 1024, 16);
-	struct rl_window_req w[2] = {{"fr:rl:user:u1", 5}, {"fr:rl:tenant:t1", 3}};
-	struct rl_window_req u[1] = {{"fr:rl:user:u1", 5}};
+	struct rl_local *l = rl_local_new(16, 16);
+	struct rl_window_req w[2] = {{"fr:rlb:user:u1", 5}, {"fr:rlb:tenant:t1", 3}};
+	struct rl_window_req u[1] = {{"fr:rlb:user:u1", 5}};
 	struct rl_decision d;
 	int i;
 
@@ -109,25 +182,25 @@ static void test_ratelimit_local_all_or_nothing(void **state)
 
 static void test_ratelimit_local_refusal_reports_longest_wait(void **state)
 {
-	struct rl_local *l = rl_local_new(16, 1024, 16);
-	struct rl_window_req a = {"fr:rl:user:x", 1}, b = {"fr:rl:tenant:y", 1};
-	struct rl_window_req both[2] = {{"fr:rl:user:x", 1}, {"fr:rl:tenant:y", 1}};
+	struct rl_local *l = rl_local_new(16, 16);
+	struct rl_window_req a = {"fr:rlb:user:x", 1}, b = {"fr:rlb:tenant:y", 1};
+	struct rl_window_req both[2] = {{"fr:rlb:user:x", 1}, {"fr:rlb:tenant:y", 1}};
 	struct rl_decision d;
 
 	(void)state;
 	assert_int_equal(rl_local_decide(l, &a, 1, NULL, 0, T0, &d), 0);
 	assert_int_equal(rl_local_decide(l, &b, 1, NULL, 0, T0 + 30 * S_US, &d), 0);
-	/* both full: the tenant's slot frees last (T0 + 90 s) */
+	/* both full: the tenant's bucket [T0 + 30 s, T0 + 35 s) frees last (T0 + 95 s) */
 	assert_int_equal(rl_local_decide(l, both, 2, NULL, 0, T0 + 40 * S_US, &d), 1);
 	assert_false(d.allowed);
-	assert_int_equal(d.retry_after_s, 50);
+	assert_int_equal(d.retry_after_s, 55);
 	rl_local_free(l);
 }
 
 static void test_ratelimit_local_nonces(void **state)
 {
-	struct rl_local *l = rl_local_new(16, 1024, 4);
-	struct rl_window_req w = {"fr:rl:apikey:k", 10};
+	struct rl_local *l = rl_local_new(16, 4);
+	struct rl_window_req w = {"fr:rlb:apikey:k", 10};
 	struct rl_decision d;
 	char key[32];
 	int i;
@@ -160,26 +233,28 @@ static void test_ratelimit_local_nonces(void **state)
 
 static void test_ratelimit_local_bounded(void **state)
 {
-	struct rl_local *l = rl_local_new(4, 64, 4);
+	struct rl_local *l = rl_local_new(4, 4);
 	struct rl_decision d;
 	char key[32];
 	int i, j;
 
 	(void)state;
 	for (i = 0; i < 50; i++) {
-		snprintf(key, sizeof(key), "fr:rl:ip:10.0.0.%d", i);
+		snprintf(key, sizeof(key), "fr:rlb:ip:10.0.0.%d", i);
 		for (j = 0; j < 20; j++)
 			assert_int_equal(decide1(l, key, 1000, T0 + i * 100 + j, &d), 0);
 		assert_true(rl_local_entries(l) <= 4);
-		assert_true(rl_local_slots(l) <= 64);
 	}
-	/* a window larger than the whole budget keeps counting within it */
-	for (j = 0; j < 200; j++)
-		assert_int_equal(decide1(l, "fr:rl:tenant:big", 100000, T0 + S_US + j, &d), 0);
+	/* the least recently used entry goes first: a busy one stays while others come and go */
+	for (i = 0; i < 50; i++) {
+		assert_int_equal(decide1(l, "fr:rlb:tenant:busy", 100000, T0 + S_US + i, &d), 0);
+		snprintf(key, sizeof(key), "fr:rlb:ip:10.0.1.%d", i);
+		assert_int_equal(decide1(l, key, 1000, T0 + S_US + i, &d), 0);
+		assert_true(rl_local_entries(l) <= 4);
+	}
+	assert_int_equal(decide1(l, "fr:rlb:tenant:busy", 100000, T0 + 2 * S_US, &d), 0);
 	assert_true(d.allowed);
-	assert_true(rl_local_slots(l) <= 64);
-	/* the least recently used entry went first: the big one is still there */
-	assert_int_equal(rl_local_entries(l), 1);
+	assert_int_equal(d.remaining, 100000 - 51);
 	rl_local_free(l);
 }
 
@@ -233,7 +308,7 @@ struct fx {
 	struct metrics *m;
 	struct redis *r[2];
 	struct ratelimit *rl[2];
-	char id[40]; /* unique per run: keys fr:rl:*:<id>... */
+	char id[40]; /* unique per run: keys fr:rlb:*:<id>... */
 };
 
 struct got {
@@ -363,7 +438,8 @@ static void test_ratelimit_redis_shared_limit(void **state)
 	assert_false(g.last.allowed);
 	assert_int_equal(g.last.limit, 60);
 	assert_int_equal(g.last.remaining, 0);
-	assert_true(g.last.retry_after_s >= 55 && g.last.retry_after_s <= 60);
+	/* the first bucket (at most 5 s wide) stops counting 60 s after its end */
+	assert_true(g.last.retry_after_s >= 59 && g.last.retry_after_s <= 65);
 	assert_true(metrics_has(f.m, "gateway_ratelimit_decisions_total{kind=\"apikey\","
 					  "result=\"limited\"} 60"));
 	fx_done(&f);
@@ -396,7 +472,7 @@ static void test_ratelimit_redis_numbers_and_nonce(void **state)
 	assert_false(g.last.degraded);
 	assert_int_equal(g.last.limit, 3); /* the tenant is tighter */
 	assert_int_equal(g.last.remaining, 2);
-	assert_true(g.last.reset_s >= 59 && g.last.reset_s <= 60);
+	assert_true(g.last.reset_s >= 60 && g.last.reset_s <= 65);
 	/* the same nonce again: replayed, nothing counted */
 	ratelimit_check(f.rl[0], lim, 2, nonce, 600, "r2", on_decision, &g);
 	run_until(&f, &g.calls, 2, 2000);
@@ -413,6 +489,138 @@ static void test_ratelimit_redis_numbers_and_nonce(void **state)
 	assert_true(g.last.allowed);
 	assert_int_equal(g.last.limit, 5);
 	assert_int_equal(g.last.remaining, 1);
+	fx_done(&f);
+}
+
+/* ---- the stored window (ratelimit.h): int32 newest bucket, 13 x uint32 counts, LE ---- */
+
+struct sync_reply {
+	bool done;
+	long long sec;  /* TIME */
+	char value[64]; /* GET of a window */
+	size_t len;
+};
+
+static void on_sync(redisReply *r, const char *err, void *arg)
+{
+	struct sync_reply *s = arg;
+
+	(void)err;
+	s->done = true;
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2)
+		s->sec = atoll(r->element[0]->str);
+	if (r != NULL && r->type == REDIS_REPLY_STRING && r->len <= sizeof(s->value)) {
+		memcpy(s->value, r->str, r->len);
+		s->len = r->len;
+	}
+}
+
+static void sync_wait(struct fx *f, struct sync_reply *s)
+{
+	long long end = mono_ms() + 2000;
+
+	while (!s->done && mono_ms() < end)
+		event_base_loop(f->base, EVLOOP_ONCE);
+	assert_true(s->done);
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
+}
+
+/* Stores a window whose newest bucket is top, with counts[k] requests in bucket top - k. */
+static void put_window(struct fx *f, const char *key, long long top, const uint32_t *counts)
+{
+	unsigned char v[4 * (RL_BUCKETS + 1)];
+	const char *argv[3] = {"SET", key, (const char *)v};
+	size_t len[3] = {3, strlen(key), sizeof(v)};
+	struct sync_reply s = {0};
+
+	put_u32(v, (uint32_t)top);
+	for (int k = 0; k < RL_BUCKETS; k++)
+		put_u32(v + 4 * (k + 1), counts[k]);
+	assert_int_equal(redis_command_argv(f->r[0], on_sync, &s, 3, argv, len), 0);
+	sync_wait(f, &s);
+}
+
+static struct rl_decision check1(struct fx *f, enum rl_kind kind, const char *id, long rpm)
+{
+	struct got g = {0};
+	struct rl_limit lim = {kind, id, rpm};
+
+	ratelimit_check(f->rl[0], &lim, 1, NULL, 0, "r", on_decision, &g);
+	run_until(f, &g.calls, 1, 2000);
+	assert_int_equal(g.calls, 1);
+	assert_false(g.last.degraded);
+	return g.last;
+}
+
+/* The script reads and writes the documented layout and applies the local algorithm's
+ * boundary: a bucket 12 buckets old still counts, one 13 buckets old does not. */
+static void test_ratelimit_redis_window_layout(void **state)
+{
+	struct fx f;
+	struct sync_reply now;
+	struct rl_decision d;
+	uint32_t counts[RL_BUCKETS] = {0};
+	char id[3][64], key[3][96];
+	long long b;
+	int port = redis_port();
+
+	(void)state;
+	if (port == 0)
+		skip();
+	fx_init(&f);
+	f.r[0] = fx_redis(&f, port, 1000, 2000);
+	f.rl[0] = ratelimit_new(f.base, f.r[0], f.m);
+	for (int i = 0; i < 3; i++) {
+		snprintf(id[i], sizeof(id[i]), "%s-%d", f.id, i);
+		snprintf(key[i], sizeof(key[i]), "fr:rlb:apikey:%s", id[i]);
+	}
+	do { /* at least 2 s before the next bucket starts, so b holds for the checks below */
+		memset(&now, 0, sizeof(now));
+		assert_int_equal(redis_command(f.r[0], on_sync, &now, "TIME"), 0);
+		sync_wait(&f, &now);
+		if (now.sec % RL_BUCKET_S >= RL_BUCKET_S - 2)
+			usleep(500000);
+	} while (now.sec % RL_BUCKET_S >= RL_BUCKET_S - 2);
+	b = now.sec / RL_BUCKET_S;
+	/* a full bucket 12 buckets back still counts: refused until it leaves within 5 s */
+	counts[0] = 3;
+	put_window(&f, key[0], b - 12, counts);
+	d = check1(&f, RL_APIKEY, id[0], 3);
+	assert_false(d.allowed);
+	assert_true(d.retry_after_s >= 1 && d.retry_after_s <= RL_BUCKET_S);
+	/* 13 buckets back it is gone: allowed, and the value is rewritten for bucket b */
+	put_window(&f, key[1], b - 13, counts);
+	d = check1(&f, RL_APIKEY, id[1], 3);
+	assert_true(d.allowed);
+	assert_int_equal(d.remaining, 2);
+	/* counts shift with the buckets: 1 in b - 2 and 2 in b - 4 (+ this one in b) */
+	counts[0] = 1;
+	counts[2] = 2;
+	put_window(&f, key[2], b - 2, counts);
+	d = check1(&f, RL_APIKEY, id[2], 10);
+	assert_true(d.allowed);
+	assert_int_equal(d.remaining, 6);
+	assert_true(d.reset_s > 40 && d.reset_s <= 45); /* bucket b - 4 leaves 45 s after b began */
+	memset(&now, 0, sizeof(now));
+	assert_int_equal(redis_command(f.r[0], on_sync, &now, "GET %s", key[2]), 0);
+	sync_wait(&f, &now);
+	assert_int_equal(now.len, 4 * (RL_BUCKETS + 1));
+	assert_int_equal(get_u32(now.value), (uint32_t)b);
+	for (int k = 0; k < RL_BUCKETS; k++) /* 1 in b, 1 in b - 2, 2 in b - 4 */
+		assert_int_equal(get_u32(now.value + 4 * (k + 1)),
+				 k == 0 || k == 2 ? 1 : k == 4 ? 2 : 0);
 	fx_done(&f);
 }
 
@@ -513,6 +721,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ratelimit_local_window),
+		cmocka_unit_test(test_ratelimit_local_bucket_boundary),
+		cmocka_unit_test(test_ratelimit_local_error_bound),
 		cmocka_unit_test(test_ratelimit_local_all_or_nothing),
 		cmocka_unit_test(test_ratelimit_local_refusal_reports_longest_wait),
 		cmocka_unit_test(test_ratelimit_local_nonces),
@@ -521,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_ratelimit_headers_format),
 		cmocka_unit_test(test_ratelimit_redis_shared_limit),
 		cmocka_unit_test(test_ratelimit_redis_numbers_and_nonce),
+		cmocka_unit_test(test_ratelimit_redis_window_layout),
 		cmocka_unit_test(test_ratelimit_redis_unreachable_is_local),
 		cmocka_unit_test(test_ratelimit_redis_slow_is_local),
 		cmocka_unit_test(test_ratelimit_disabled_keeps_nonces),

@@ -5,7 +5,7 @@ per-address and per-tenant limits (scripts/stack.sh) so the rest of the suite is
 throttled. These tests therefore start their OWN gateway replicas (the stack gateway's
 environment and binary, other ports, low limits) sharing the stack's Redis, and send from a
 random loopback source address (127.x.y.z) per test, so their per-address windows
-(fr:rl:ip:<address>) are theirs alone:
+(fr:rlb:ip:<address>) are theirs alone:
 
   - login more often than GATEWAY_RL_IP_RPM -> 429 rate_limited with Retry-After and the
     RateLimit-* headers, in the error envelope; the allowed ones carry RateLimit-* too;
@@ -106,12 +106,16 @@ class Replica:
         return self.request("GET", "/metrics", check=False).body.decode()
 
 
+# A request stays counted until its whole 5 s bucket is more than 60 s old: 60 to 65 s.
+MAX_WAIT_S = 65
+
+
 def assert_rate_limit_headers(testcase, resp, limit):
     testcase.assertEqual(resp.header("ratelimit-limit"), str(limit), resp.describe())
     remaining = int(resp.header("ratelimit-remaining"))
     reset = int(resp.header("ratelimit-reset"))
     testcase.assertTrue(0 <= remaining < limit, resp.describe())
-    testcase.assertTrue(0 <= reset <= 60, resp.describe())
+    testcase.assertTrue(0 <= reset <= MAX_WAIT_S, resp.describe())
     return remaining
 
 
@@ -120,7 +124,7 @@ def assert_rate_limited(testcase, resp, limit):
     assert_rate_limit_headers(testcase, resp, limit)
     testcase.assertEqual(resp.header("ratelimit-remaining"), "0")
     retry = int(resp.header("retry-after"))
-    testcase.assertTrue(1 <= retry <= 60, resp.describe())
+    testcase.assertTrue(1 <= retry <= MAX_WAIT_S, resp.describe())
     testcase.assertEqual(resp.json["error"]["details"],
                          {"limit": limit, "retry_after_s": retry})
 
