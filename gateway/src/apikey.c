@@ -2,9 +2,10 @@
  * apikey.c - API-key lookups through tombstones -> L1 -> Redis -> identity, and the batched
  * usage reports (see apikey.h).
  *
- * Owns the L1 map, the two tombstone sets, the usage counters, every lookup in flight
- * (struct ak_lookup, malloc'd, one per presented key however many requests wait on it) and
- * the usage report in flight. A lookup is freed when it completes; after apikey_cache_close()
+ * Owns the L1 map, the two tombstone sets, the usage counters (apikey_usage.h), every lookup
+ * in flight (struct ak_lookup, malloc'd, one per presented key however many requests wait on
+ * it) and the usage report in flight (at most APIKEY_USAGE_BATCH keys; when more are counted,
+ * the next report follows as soon as one succeeds). A lookup is freed when it completes; after apikey_cache_close()
  * it is an orphan kept until its last callback (or apikey_cache_free) releases it. Waiters
  * are called from Redis / HTTP client callbacks, never from inside apikey_cache_lookup().
  */
@@ -17,6 +18,7 @@
 #include <time.h>
 
 #include "apikey_l1.h"
+#include "apikey_usage.h"
 #include "common/apikey_cache.h"
 #include "common/http.h"
 #include "common/http_client.h"
@@ -52,16 +54,9 @@ struct ak_lookup {
 	struct apikey_entry e;
 };
 
-struct ak_usage {
-	char api_key_id[UUID_STR_LEN];
-	long count;
-	time_t last_used;
-};
-
 /* One usage report in flight: the counts it carries (put back when it fails). */
 struct ak_flush {
-	struct ak_usage *v;
-	size_t n, cap;
+	struct apikey_usage_batch b;
 	char *body;
 };
 
@@ -75,7 +70,7 @@ struct apikey_cache {
 	struct apikey_l1 *l1;        /* prefix -> struct apikey_entry */
 	struct apikey_l1 *revoked;   /* prefix -> (nothing) */
 	struct apikey_l1 *suspended; /* tenant id -> (nothing) */
-	struct apikey_l1 *usage;     /* api key id -> struct ak_usage */
+	struct apikey_usage *usage;  /* counts not yet reported */
 	struct ak_flush *flush;      /* the report in flight, or NULL */
 	bool closing;
 	struct ak_lookup *table[AK_NBUCKETS];
@@ -426,45 +421,21 @@ enum apikey_lookup_result apikey_cache_lookup(struct apikey_cache *c, const char
 
 void apikey_cache_used(struct apikey_cache *c, const char *api_key_id)
 {
-	struct ak_usage *u = apikey_l1_get(c->usage, api_key_id, 0);
-	struct ak_usage fresh;
-
-	if (u != NULL) {
-		u->count++;
-		u->last_used = time(NULL);
-		return;
-	}
-	memset(&fresh, 0, sizeof(fresh));
-	snprintf(fresh.api_key_id, sizeof(fresh.api_key_id), "%s", api_key_id);
-	fresh.count = 1;
-	fresh.last_used = time(NULL);
-	if (apikey_l1_put(c->usage, api_key_id, &fresh, APIKEY_L1_FOREVER) < 0)
+	if (apikey_usage_add(c->usage, api_key_id, 1, time(NULL)) < 0)
 		ak_metric(c, "usage", "oom");
 }
 
 /* Puts a failed report's counts back (newer uses since then keep their later time). */
 static void ak_usage_restore(struct apikey_cache *c, const struct ak_flush *f)
 {
-	for (size_t i = 0; i < f->n; i++) {
-		struct ak_usage *u = apikey_l1_get(c->usage, f->v[i].api_key_id, 0);
-
-		if (u == NULL) {
-			if (apikey_l1_put(c->usage, f->v[i].api_key_id, &f->v[i],
-					  APIKEY_L1_FOREVER) < 0)
-				ak_metric(c, "usage", "oom");
-			continue;
-		}
-		u->count += f->v[i].count;
-		if (f->v[i].last_used > u->last_used)
-			u->last_used = f->v[i].last_used;
-	}
+	if (apikey_usage_restore(c->usage, &f->b) > 0)
+		ak_metric(c, "usage", "oom");
 }
 
 static void ak_flush_free(struct ak_flush *f)
 {
 	if (f == NULL)
 		return;
-	free(f->v);
 	free(f->body);
 	free(f);
 }
@@ -482,58 +453,14 @@ static void ak_on_usage(enum http_client_err err, const struct http_client_respo
 	if (!ok && !c->closing) {
 		log_warn(NULL, "api key usage report failed",
 			 LS("error", err != HC_OK ? http_client_strerror(err) : "status"),
-			 LI("status", err == HC_OK ? resp->status : 0), LI("keys", f->n));
+			 LI("status", err == HC_OK ? resp->status : 0), LI("keys", f->b.n));
 		ak_usage_restore(c, f);
 	}
 	ak_flush_free(f);
-}
-
-/* del_if callback: moves one counter into the report being built. */
-static bool ak_take_usage(const void *payload, void *arg)
-{
-	struct ak_flush *f = arg;
-
-	if (f->n == f->cap) {
-		size_t cap = f->cap != 0 ? f->cap * 2 : 64;
-		struct ak_usage *v = realloc(f->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return false; /* stays counted for the next report */
-		f->v = v;
-		f->cap = cap;
-	}
-	f->v[f->n++] = *(const struct ak_usage *)payload;
-	return true;
-}
-
-/* {"usage":[{"api_key_id","count","last_used_at"}...]} of f; NULL on OOM. */
-static char *ak_usage_body(const struct ak_flush *f)
-{
-	json_object *o = json_object_new_object(), *arr = json_object_new_array();
-	char *body = NULL;
-
-	for (size_t i = 0; o != NULL && arr != NULL && i < f->n; i++) {
-		json_object *u = json_object_new_object();
-		char ts[32];
-		struct tm tm;
-
-		gmtime_r(&f->v[i].last_used, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		json_set_str(u, "api_key_id", f->v[i].api_key_id);
-		json_set_int(u, "count", f->v[i].count);
-		json_set_str(u, "last_used_at", ts);
-		json_object_array_add(arr, u);
-	}
-	if (o != NULL && arr != NULL) {
-		json_object_object_add(o, "usage", arr);
-		arr = NULL;
-		body = strdup(json_compact(o, NULL));
-	}
-	if (arr != NULL)
-		json_object_put(arr);
-	if (o != NULL)
-		json_object_put(o);
-	return body;
+	/* more than one report's worth counted: the next one at once (from the loop, not from
+	 * inside this callback); after a failure, the next tick */
+	if (ok && !c->closing && apikey_usage_keys(c->usage) > 0)
+		event_active(c->flush_timer, EV_TIMEOUT, 1);
 }
 
 void apikey_cache_flush(struct apikey_cache *c)
@@ -542,11 +469,11 @@ void apikey_cache_flush(struct apikey_cache *c)
 	struct http_client_request r;
 	struct ak_flush *f;
 
-	if (c->flush != NULL || apikey_l1_count(c->usage) == 0 ||
+	if (c->flush != NULL || apikey_usage_keys(c->usage) == 0 ||
 	    (f = calloc(1, sizeof(*f))) == NULL)
 		return;
-	apikey_l1_del_if(c->usage, ak_take_usage, f);
-	if (f->n == 0 || (f->body = ak_usage_body(f)) == NULL) {
+	apikey_usage_take(c->usage, &f->b);
+	if (f->b.n == 0 || (f->body = apikey_usage_body(&f->b)) == NULL) {
 		ak_usage_restore(c, f);
 		ak_flush_free(f);
 		return;
@@ -597,7 +524,7 @@ struct apikey_cache *apikey_cache_new(struct event_base *base, struct redis *red
 	c->l1 = apikey_l1_new(o->l1_size > 0 ? o->l1_size : 1, sizeof(struct apikey_entry));
 	c->revoked = apikey_l1_new(AK_REVOKED_MAX, 0);
 	c->suspended = apikey_l1_new(AK_SUSPENDED_MAX, 0);
-	c->usage = apikey_l1_new(AK_USAGE_MAX, sizeof(struct ak_usage));
+	c->usage = apikey_usage_new(AK_USAGE_MAX);
 	c->flush_timer = event_new(base, -1, EV_PERSIST, ak_on_flush_timer, c);
 	if (c->l1 == NULL || c->revoked == NULL || c->suspended == NULL || c->usage == NULL ||
 	    c->flush_timer == NULL || event_add(c->flush_timer, &tv) != 0) {
@@ -658,7 +585,7 @@ void apikey_cache_free(struct apikey_cache *c)
 	apikey_l1_free(c->l1);
 	apikey_l1_free(c->revoked);
 	apikey_l1_free(c->suspended);
-	apikey_l1_free(c->usage);
+	apikey_usage_free(c->usage);
 	free(c);
 }
 

@@ -13,9 +13,10 @@
  * Concurrent misses for the same presented key share one lookup. Identity unreachable and
  * nothing cached -> APIKEY_LOOKUP_UNAVAILABLE (503 auth_unavailable: fail closed).
  *
- * Usage: apikey_cache_used() counts in memory; every GATEWAY_APIKEY_USAGE_FLUSH_MS the counts
- * go to identity in one POST /internal/v1/api-keys/usage (204), and back into the counters
- * when that fails.
+ * Usage: apikey_cache_used() counts in memory (apikey_usage.h); every
+ * GATEWAY_APIKEY_USAGE_FLUSH_MS the counts go to identity in POST /internal/v1/api-keys/usage
+ * (204) reports of at most APIKEY_USAGE_BATCH keys, one after the other while keys remain; a
+ * failed report's counts go back into the counters and wait for the next tick.
  */
 #ifndef GATEWAY_APIKEY_H
 #define GATEWAY_APIKEY_H

@@ -4,8 +4,9 @@
  * Owns nothing between requests. Per request: struct ak_ctx in request memory, freed with the
  * request once it is answered. The states:
  *
- *   START -> KEY (waiting for the key lookup) -> LIMIT (waiting for the nonce + limits
- *   decision) -> PROXY          any state -> DONE (answered by the gateway)
+ *   START -> [IP (waiting for the per-address limit)] -> KEY (waiting for the key lookup)
+ *   -> LIMIT (waiting for the nonce + limits decision) -> PROXY
+ *   any state -> DONE (answered by the gateway)
  */
 #include "apikey_auth.h"
 
@@ -29,7 +30,8 @@
 #include "routes.h"
 
 enum ak_state {
-	AK_ST_START = 0, /* routed; the signing headers are being checked */
+	AK_ST_START = 0, /* routed; the signing headers and the timestamp are being checked */
+	AK_ST_IP,        /* waiting for the per-address limit, before any lookup (ratelimit.h) */
 	AK_ST_KEY,       /* waiting for the key lookup (apikey.h) */
 	AK_ST_LIMIT,     /* waiting for the nonce + rate-limit decision (ratelimit.h) */
 	AK_ST_PROXY,     /* forwarded; waiting for the upstream */
@@ -51,7 +53,8 @@ struct ak_ctx {
 static void ak_set_state(struct ak_ctx *c, enum ak_state to)
 {
 	static const unsigned legal[] = {
-		[AK_ST_START] = 1u << AK_ST_KEY | 1u << AK_ST_DONE,
+		[AK_ST_START] = 1u << AK_ST_IP | 1u << AK_ST_KEY | 1u << AK_ST_DONE,
+		[AK_ST_IP] = 1u << AK_ST_KEY | 1u << AK_ST_DONE,
 		[AK_ST_KEY] = 1u << AK_ST_LIMIT | 1u << AK_ST_DONE,
 		[AK_ST_LIMIT] = 1u << AK_ST_PROXY | 1u << AK_ST_DONE,
 		[AK_ST_PROXY] = 0,
@@ -104,7 +107,7 @@ static void ak_unavailable(struct ak_ctx *c)
 			 "The API key cannot be checked right now; retry shortly.", NULL);
 }
 
-/* ---- 7-8: nonce, limits, proxy ------------------------------------------------------------ */
+/* ---- 8-9: nonce, limits, proxy ------------------------------------------------------------ */
 
 static void ak_forward(struct ak_ctx *c)
 {
@@ -154,7 +157,7 @@ static void ak_check_limits(struct ak_ctx *c)
 			http_request_id(c->req), ak_on_limits, c);
 }
 
-/* ---- 2-6: the key, the clock, the signature, scope and address ---------------------------- */
+/* ---- 4-7: the key, the signature, scope and address ----------------------------------------- */
 
 /* The key's own state: 0 when it may be used, else the request was answered. */
 static int ak_key_usable_or_reply(struct ak_ctx *c)
@@ -180,7 +183,7 @@ static int ak_key_usable_or_reply(struct ak_ctx *c)
 	return 0;
 }
 
-/* Clock, signature, scope, address: 0 when all pass, else the request was answered. */
+/* Signature, scope, address: 0 when all pass, else the request was answered. */
 static int ak_request_ok_or_reply(struct ak_ctx *c)
 {
 	const char *scope = c->route->scope;
@@ -188,10 +191,6 @@ static int ak_request_ok_or_reply(struct ak_ctx *c)
 	const char *body = http_request_body(c->req, &blen);
 	json_object *details;
 
-	if (!reqsig_ts_in_window(c->sig.ts, (int64_t)time(NULL))) {
-		ak_refuse(c, 401, "timestamp_out_of_window", NULL);
-		return -1;
-	}
 	if (!reqsig_verify(&c->sig, http_request_method_str(c->req), http_request_target(c->req),
 			   body, body != NULL ? blen : 0)) {
 		ak_refuse(c, 401, "signature_invalid", NULL);
@@ -225,7 +224,32 @@ static void ak_on_key(void *arg, enum apikey_lookup_result r, const struct apike
 	ak_check_limits(c);
 }
 
-/* ---- 1: the headers --------------------------------------------------------------------- */
+/* ---- 1-3: the headers, the clock, the per-address limit ------------------------------------ */
+
+static void ak_lookup(struct ak_ctx *c)
+{
+	enum apikey_lookup_result r;
+	struct apikey_entry now;
+
+	ak_set_state(c, AK_ST_KEY);
+	r = apikey_cache_lookup(c->gw->apikeys, c->sig.key_prefix, c->sig.key_hash,
+				http_request_id(c->req), &c->w, &now);
+	if (r != APIKEY_LOOKUP_PENDING)
+		ak_on_key(c, r, &now);
+}
+
+static void ak_on_ip_limit(void *arg, const struct rl_decision *d)
+{
+	struct ak_ctx *c = arg;
+
+	if (!d->allowed) {
+		ak_set_state(c, AK_ST_DONE);
+		gw_metrics_auth_failure(c->gw->metrics, "rate_limited");
+		ratelimit_reply_429(c->req, d);
+		return;
+	}
+	ak_lookup(c);
+}
 
 void apikey_auth_start(struct gateway *gw, struct http_request *req, const struct gw_route *route,
 		       struct upstream *up)
@@ -237,9 +261,8 @@ void apikey_auth_start(struct gateway *gw, struct http_request *req, const struc
 		.nonce = http_request_header(req, "X-Nonce"),
 		.signature = http_request_header(req, "X-Signature"),
 	};
+	struct rl_limit ip = {RL_APIKEY_IP, http_request_peer(req), gw->cfg->rl_apikey_ip_rpm};
 	enum reqsig_status st;
-	enum apikey_lookup_result r;
-	struct apikey_entry now;
 
 	memset(c, 0, sizeof(*c));
 	c->gw = gw;
@@ -251,9 +274,15 @@ void apikey_auth_start(struct gateway *gw, struct http_request *req, const struc
 		ak_refuse(c, 401, reqsig_status_code(st), NULL);
 		return;
 	}
-	ak_set_state(c, AK_ST_KEY);
-	r = apikey_cache_lookup(gw->apikeys, c->sig.key_prefix, c->sig.key_hash,
-				http_request_id(req), &c->w, &now);
-	if (r != APIKEY_LOOKUP_PENDING)
-		ak_on_key(c, r, &now);
+	/* before any lookup: a stale or flooding request never costs Redis, identity or SQL */
+	if (!reqsig_ts_in_window(c->sig.ts, (int64_t)time(NULL))) {
+		ak_refuse(c, 401, "timestamp_out_of_window", NULL);
+		return;
+	}
+	if (ip.per_minute <= 0) {
+		ak_lookup(c);
+		return;
+	}
+	ak_set_state(c, AK_ST_IP);
+	ratelimit_check(gw->rl, &ip, 1, NULL, 0, http_request_id(req), ak_on_ip_limit, c);
 }

@@ -48,6 +48,7 @@ struct gw_config {
 	long rl_user_rpm;
 	long rl_tenant_rpm;
 	long rl_ip_rpm;
+	long rl_apikey_ip_rpm;
 	long rl_apikey_default_rpm;
 	long rl_redis_timeout_ms;
 	/* API keys (apikey.h) */

@@ -10,7 +10,8 @@
  *
  * Metrics:
  *   gateway_ratelimit_decisions_total{kind,result}  kind of the deciding limit (apikey, user,
- *                                                   tenant, ip, none); allowed | limited | replayed
+ *                                                   tenant, ip, apikey_ip, none); allowed | limited |
+ *                                                   replayed
  *   gateway_ratelimit_degraded_total{reason}        decided locally: unreachable | timeout | error
  */
 #include "ratelimit.h"
@@ -153,6 +154,8 @@ const char *rl_kind_name(enum rl_kind k)
 		return "tenant";
 	case RL_IP:
 		return "ip";
+	case RL_APIKEY_IP:
+		return "apikey_ip";
 	}
 	return "none";
 }

@@ -31,7 +31,9 @@ struct redis;
 struct metrics;
 struct http_request;
 
-enum rl_kind { RL_APIKEY, RL_USER, RL_TENANT, RL_IP };
+/* RL_IP: a client address on unauthenticated routes; RL_APIKEY_IP: a client address on the
+ * API-key routes, checked before the key lookup (its own windows, its own limit). */
+enum rl_kind { RL_APIKEY, RL_USER, RL_TENANT, RL_IP, RL_APIKEY_IP };
 struct rl_limit {
 	enum rl_kind kind;
 	const char *id;
@@ -89,7 +91,7 @@ struct rl_header {
 	char value[24];
 };
 size_t ratelimit_format_headers(const struct rl_decision *d, struct rl_header out[4]);
-/* "apikey", "user", "tenant", "ip". */
+/* "apikey", "user", "tenant", "ip", "apikey_ip". */
 const char *rl_kind_name(enum rl_kind k);
 
 #endif

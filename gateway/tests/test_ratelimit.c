@@ -298,6 +298,7 @@ static void test_ratelimit_headers_format(void **state)
 	assert_int_equal(ratelimit_format_headers(&replay, h), 0);
 	assert_string_equal(rl_kind_name(RL_APIKEY), "apikey");
 	assert_string_equal(rl_kind_name(RL_IP), "ip");
+	assert_string_equal(rl_kind_name(RL_APIKEY_IP), "apikey_ip");
 }
 
 /* ---- against Redis ------------------------------------------------------------------------- */

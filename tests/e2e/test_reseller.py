@@ -10,7 +10,8 @@ tenant's admin); keys get a high rate_limit_rpm so the rate limiter never decide
   - /v1/reseller/me and the users routes with the right scopes, tenant confinement;
   - refusals: missing headers, clock skew, replayed nonce, tampered body / query / path /
     signature, malformed parts, wrong secret, unknown prefix (negatively cached in Redis as
-    "none:<verifier>"), wrong scope, IP outside the allow-list, expired key, revoked key,
+    "none:<verifier>"), a stale timestamp refused before any lookup, wrong scope, IP outside
+    the allow-list (IPv4-mapped entries stored as IPv4), expired key, revoked key,
     suspended tenant; a JWT on a reseller route and an API key on a JWT route;
   - usage counts reach identity (batched by the gateway);
   - a revoked key is refused by a SECOND gateway replica (started here with the stack
@@ -157,6 +158,16 @@ class SignatureRefusalTests(ResellerCase):
         c.expect(rs.signed("GET", "/v1/reseller/me", self.key, ts=now - 200), 200)
         c.expect(rs.signed("GET", "/v1/reseller/me", self.key, ts=now + 200), 200)
 
+    @unittest.skipUnless(rs.REDIS_PORT, "FR_REDIS_PORT not set")
+    def test_stale_request_costs_no_lookup(self):
+        # the window is checked before the key is looked up: an unknown key with a stale
+        # timestamp is refused for its clock, and nothing was asked of Redis or identity
+        key = "fr_live_" + uuid.uuid4().hex[:8] + uuid.uuid4().hex
+        self.refused(rs.signed("GET", "/v1/reseller/me", key, ts=int(time.time()) - 3600),
+                     401, "timestamp_out_of_window")
+        self.assertIsNone(rs.redis("GET", "fr:apikey:" + key[:16]),
+                          "a stale request reached the key lookup")
+
     def test_replayed_nonce(self):
         nonce = rs.new_nonce()
         c.expect(rs.signed("GET", "/v1/reseller/me", self.key, nonce=nonce), 200)
@@ -241,6 +252,17 @@ class KeyPolicyTests(ResellerCase):
                      "ip_not_allowed")
         near = self.new_key(["users:read"], allowed_ips=["203.0.113.0/24", "127.0.0.0/8"])
         c.expect(rs.signed("GET", "/v1/reseller/me", near["secret_key"]), 200)
+
+    def test_ipv4_mapped_allow_list_entries_are_stored_as_ipv4(self):
+        # the gateway matches peers in their IPv4 form, so identity stores ::ffff:a.b.c.d/n
+        # as a.b.c.d/(n-96); the key then works from 127.0.0.1
+        k = self.new_key(["users:read"], allowed_ips=["::ffff:127.0.0.0/104", "2001:db8::/32"])
+        self.assertEqual(k["allowed_ips"], ["127.0.0.0/8", "2001:db8::/32"])
+        c.expect(rs.signed("GET", "/v1/reseller/me", k["secret_key"]), 200)
+        body = {"name": "mapped", "environment": "Live", "scopes": ["users:read"],
+                "allowed_ips": ["::ffff:0.0.0.0/64"]}
+        c.expect(c.gw("POST", "/v1/tenants/%s/api-keys" % self.tid, body=body,
+                      token=self.admin), 422, "validation_failed")
 
     def test_expired_key(self):
         soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)

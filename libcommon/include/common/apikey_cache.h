@@ -29,7 +29,12 @@
 #define APIKEY_CACHE_TTL_S 300
 #define APIKEY_CACHE_NONE_TTL_S 30
 #define APIKEY_CACHE_REVOKED_TTL_S 300
-#define APIKEY_NONCE_TTL_S 600 /* twice the signature window: a nonce outlives its timestamp */
+/* A nonce must outlive every instant its timestamp is accepted. The window is +-300 s
+ * inclusive on whole seconds and the clock is truncated to the second, so a request signed
+ * with ts is accepted while now - ts <= 300 with now in whole seconds, i.e. until real time
+ * ts + 301 (exclusive), starting as early as ts - 300: 601 s of real time. 602 adds a second
+ * for the SET landing a moment after the check and for Redis' own expiry rounding. */
+#define APIKEY_NONCE_TTL_S 602
 #define APIKEY_CACHE_NONE "none"
 #define APIKEY_CACHE_REVOKED "revoked"
 

@@ -127,6 +127,22 @@ static bool host_bits_zero(const unsigned char *addr, size_t len, int bits)
 	return true;
 }
 
+/* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
+static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* ::ffff:a.b.c.d/n -> a.b.c.d/(n-96) in place: the gateway matches peers in their IPv4 form,
+ * so a mapped entry kept as IPv6 would never match. -1 with *why when n < 96. */
+static int unmap_v4(unsigned char addr[16], int *bits, const char **why)
+{
+	if (*bits < 96) {
+		*why = "is an IPv4-mapped block with a prefix length below 96";
+		return -1;
+	}
+	memmove(addr, addr + 12, 4);
+	*bits -= 96;
+	return 0;
+}
+
 int apikey_cidr_parse(const char *s, char *out, size_t cap, const char **why)
 {
 	char host[INET6_ADDRSTRLEN + 1];
@@ -154,6 +170,11 @@ int apikey_cidr_parse(const char *s, char *out, size_t cap, const char **why)
 	if (bits < 0) {
 		*why = "has an invalid prefix length";
 		return -1;
+	}
+	if (family == AF_INET6 && memcmp(addr, v4mapped, sizeof(v4mapped)) == 0) {
+		if (unmap_v4(addr, &bits, why) < 0)
+			return -1;
+		family = AF_INET;
 	}
 	if (!host_bits_zero(addr, family == AF_INET ? 4 : 16, bits)) {
 		*why = "has bits set to the right of the mask";

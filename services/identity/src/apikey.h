@@ -45,6 +45,8 @@ bool apikey_scope_known(const char *s);
 
 /* Parses an allow-list entry: "a.b.c.d/n" (0..32), an IPv6 "addr/n" (0..128), or a bare
  * address (= /32, /128). The host bits beyond the mask must be zero (PostgreSQL's cidr rule).
+ * An IPv4-mapped IPv6 entry "::ffff:a.b.c.d/n" is stored as "a.b.c.d/(n-96)" (the gateway
+ * matches peers in their IPv4 form); n < 96 is refused.
  * Writes the canonical form "addr/n" into out (cap >= APIKEY_CIDR_MAX) and returns 0, or
  * returns -1 with *why set to a short reason. */
 int apikey_cidr_parse(const char *s, char *out, size_t cap, const char **why) MUST_CHECK;

@@ -14,6 +14,7 @@
 #include "throttle.h"
 
 #define SC_NAME_MAX 63
+#define SC_FAIL_TEXT_MAX 256 /* "<ip>\n<client id>" hashed into a throttle key */
 #define SC_NAME_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_-"
 
 struct service_client {
@@ -195,32 +196,37 @@ bool service_audience_known(const char *audience)
 	return false;
 }
 
-/* The counter key of a client name (any text, hashed to fit). */
-static void sc_fail_key(const char *client_id, char out[THROTTLE_KEY_MAX])
+/* The counter key of a client name and caller address (any text, hashed to fit). Per
+ * address, so that nobody else reaching identity can lock a client out with bad secrets. */
+static void sc_fail_key(const char *client_id, const char *ip, char out[THROTTLE_KEY_MAX])
 {
+	char buf[SC_FAIL_TEXT_MAX]; /* client ids from HTTP are short; longer text is cut */
 	char hex[65];
 
-	sha256_hex(client_id, strlen(client_id), hex);
+	snprintf(buf, sizeof(buf), "%s\n%s", ip != NULL ? ip : "", client_id);
+	sha256_hex(buf, strlen(buf), hex);
 	snprintf(out, THROTTLE_KEY_MAX, "svc:%s", hex);
 }
 
-long service_clients_blocked(struct service_clients *sc, const char *client_id, time_t now)
+long service_clients_blocked(struct service_clients *sc, const char *client_id, const char *ip,
+			     time_t now)
 {
 	char key[THROTTLE_KEY_MAX];
 	long ttl = 0;
 	long fails;
 
-	sc_fail_key(client_id, key);
+	sc_fail_key(client_id, ip, key);
 	fails = throttle_mem_get(sc->fails, key, now, &ttl);
 	if (fails < SERVICE_CLIENTS_MAX_FAILS)
 		return 0;
 	return ttl >= 1 ? ttl : SERVICE_CLIENTS_WINDOW_S;
 }
 
-void service_clients_failed(struct service_clients *sc, const char *client_id, time_t now)
+void service_clients_failed(struct service_clients *sc, const char *client_id, const char *ip,
+			    time_t now)
 {
 	char key[THROTTLE_KEY_MAX];
 
-	sc_fail_key(client_id, key);
+	sc_fail_key(client_id, ip, key);
 	throttle_mem_hit(sc->fails, key, SERVICE_CLIENTS_WINDOW_S, now);
 }

@@ -10,9 +10,10 @@
  * presented secret is hashed and compared in constant time (an unknown name is compared
  * against a dummy hash, so the timing tells nothing either).
  *
- * Failed attempts are counted per client name in process memory (fixed window): after
- * SERVICE_CLIENTS_MAX_FAILS failures in SERVICE_CLIENTS_WINDOW_S seconds further attempts
- * are refused (429) until the window ends.
+ * Failed attempts are counted per (client name, caller IP) in process memory (fixed window):
+ * after SERVICE_CLIENTS_MAX_FAILS failures in SERVICE_CLIENTS_WINDOW_S seconds further
+ * attempts of that name from that address are refused (429) until the window ends. Per
+ * address, so that anyone able to reach identity cannot lock the gateway's client out.
  */
 #ifndef IDENTITY_SERVICE_CLIENTS_H
 #define IDENTITY_SERVICE_CLIENTS_H
@@ -43,9 +44,12 @@ bool service_clients_verify(const struct service_clients *sc, const char *client
 /* True when audience names a FlatRender daemon (SERVICE_AUDIENCES). */
 bool service_audience_known(const char *audience);
 
-/* Failure throttling: seconds to wait before client_id may try again (0 = may try now), and
- * counting one failure. client_id may be any text (it is only a counter key). */
-long service_clients_blocked(struct service_clients *sc, const char *client_id, time_t now);
-void service_clients_failed(struct service_clients *sc, const char *client_id, time_t now);
+/* Failure throttling per (client_id, ip): seconds to wait before client_id may try again
+ * from ip (0 = may try now), and counting one failure. client_id may be any text and ip the
+ * caller's address text (NULL = ""); both are only a counter key. */
+long service_clients_blocked(struct service_clients *sc, const char *client_id, const char *ip,
+			     time_t now);
+void service_clients_failed(struct service_clients *sc, const char *client_id, const char *ip,
+			    time_t now);
 
 #endif

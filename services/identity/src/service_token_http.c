@@ -90,6 +90,7 @@ void service_token_http_create(struct http_request *req, void *arg)
 	struct identity_app *app = arg;
 	time_t now = time(NULL);
 	json_object *body = http_request_json_or_reply(req);
+	const char *ip = http_request_peer(req);
 	const char *id, *secret, *aud;
 	struct jv v;
 	long wait;
@@ -105,14 +106,14 @@ void service_token_http_create(struct http_request *req, void *arg)
 		jv_fail(&v, "audience", "unknown audience");
 	if (jv_failed(&v)) {
 		http_reply_validation(req, &v);
-	} else if ((wait = service_clients_blocked(app->svc_clients, id, now)) > 0) {
+	} else if ((wait = service_clients_blocked(app->svc_clients, id, ip, now)) > 0) {
 		char ra[24];
 
 		snprintf(ra, sizeof(ra), "%ld", wait);
 		http_reply_header(req, "Retry-After", ra);
 		http_reply_error(req, 429, "rate_limited", "Too many failed attempts.", NULL);
 	} else if (!service_clients_verify(app->svc_clients, id, secret)) {
-		service_clients_failed(app->svc_clients, id, now);
+		service_clients_failed(app->svc_clients, id, ip, now);
 		log_warn(NULL, "service token refused", LS("client_id", id),
 			 LS("request_id", http_request_id(req)));
 		http_reply_error(req, 401, "invalid_client", "Unknown client or wrong secret.",

@@ -138,6 +138,13 @@ static void test_apikey_cidr(void **state)
 	cidr_ok("2001:DB8:0:0::1", "2001:db8::1/128");
 	cidr_ok("::/0", "::/0");
 	cidr_ok("fe80::/10", "fe80::/10");
+	/* IPv4-mapped IPv6: stored in the IPv4 form the gateway matches peers in */
+	cidr_ok("::ffff:203.0.113.7", "203.0.113.7/32");
+	cidr_ok("::ffff:10.0.0.0/104", "10.0.0.0/8");
+	cidr_ok("::FFFF:192.168.1.128/121", "192.168.1.128/25");
+	cidr_ok("::ffff:0.0.0.0/96", "0.0.0.0/0");
+	cidr_bad("::ffff:0.0.0.0/95");    /* wider than the mapped space */
+	cidr_bad("::ffff:10.0.0.1/104");  /* host bits set */
 	cidr_bad("10.0.0.1/8");        /* host bits set */
 	cidr_bad("192.168.1.129/25");  /* host bits set */
 	cidr_bad("2001:db8::1/32");    /* host bits set */

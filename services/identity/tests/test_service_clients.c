@@ -122,13 +122,18 @@ static void test_service_clients_failure_throttle(void **state)
 
 	(void)state;
 	for (int i = 0; i < SERVICE_CLIENTS_MAX_FAILS; i++) {
-		assert_int_equal(service_clients_blocked(sc, "billing", now), 0);
-		service_clients_failed(sc, "billing", now);
+		assert_int_equal(service_clients_blocked(sc, "billing", "10.0.0.9", now), 0);
+		service_clients_failed(sc, "billing", "10.0.0.9", now);
 	}
-	assert_true(service_clients_blocked(sc, "billing", now) > 0);
-	assert_true(service_clients_blocked(sc, "billing", now) <= SERVICE_CLIENTS_WINDOW_S);
-	assert_int_equal(service_clients_blocked(sc, "render", now), 0); /* per client */
-	assert_int_equal(service_clients_blocked(sc, "billing", now + SERVICE_CLIENTS_WINDOW_S), 0);
+	assert_true(service_clients_blocked(sc, "billing", "10.0.0.9", now) > 0);
+	assert_true(service_clients_blocked(sc, "billing", "10.0.0.9", now) <=
+		    SERVICE_CLIENTS_WINDOW_S);
+	assert_int_equal(service_clients_blocked(sc, "render", "10.0.0.9", now), 0); /* per client */
+	/* per address: the failures of 10.0.0.9 do not lock billing out from its own address */
+	assert_int_equal(service_clients_blocked(sc, "billing", "10.0.0.2", now), 0);
+	assert_int_equal(service_clients_blocked(sc, "billing", "10.0.0.9",
+						 now + SERVICE_CLIENTS_WINDOW_S),
+			 0);
 	service_clients_free(sc);
 }
 
