@@ -377,6 +377,28 @@ static struct ak_lookup *ak_lookup_new(struct apikey_cache *c, const char *prefi
 	return l;
 }
 
+bool apikey_cache_peek(struct apikey_cache *c, const char *prefix, const char key_hash[65],
+		       struct apikey_entry *out)
+{
+	char verifier[65];
+
+	memset(out, 0, sizeof(*out));
+	if (c->closing || strlen(prefix) != REQSIG_PREFIX_LEN || strlen(key_hash) != 64)
+		return false;
+	reqsig_verifier(key_hash, verifier);
+	if (ak_l1_answer(c, prefix, verifier, out)) {
+		ak_metric(c, "l1", "hit");
+		ak_apply_tombstones(c, prefix, out);
+		return true;
+	}
+	if (apikey_l1_get(c->revoked, prefix, gw_now_ms()) != NULL) {
+		out->state = APIKEY_REVOKED;
+		return true;
+	}
+	ak_metric(c, "l1", "miss");
+	return false;
+}
+
 enum apikey_lookup_result apikey_cache_lookup(struct apikey_cache *c, const char *prefix,
 					      const char key_hash[65], const char *request_id,
 					      struct apikey_waiter *w, struct apikey_entry *out)
@@ -385,20 +407,13 @@ enum apikey_lookup_result apikey_cache_lookup(struct apikey_cache *c, const char
 	struct ak_lookup *l;
 	enum apikey_lookup_result r;
 
-	memset(out, 0, sizeof(*out));
-	if (c->closing || strlen(prefix) != REQSIG_PREFIX_LEN || strlen(key_hash) != 64)
+	if (c->closing || strlen(prefix) != REQSIG_PREFIX_LEN || strlen(key_hash) != 64) {
+		memset(out, 0, sizeof(*out));
 		return APIKEY_LOOKUP_UNAVAILABLE;
+	}
+	if (apikey_cache_peek(c, prefix, key_hash, out))
+		return APIKEY_LOOKUP_FOUND;
 	reqsig_verifier(key_hash, verifier);
-	if (ak_l1_answer(c, prefix, verifier, out)) {
-		ak_metric(c, "l1", "hit");
-		ak_apply_tombstones(c, prefix, out);
-		return APIKEY_LOOKUP_FOUND;
-	}
-	if (apikey_l1_get(c->revoked, prefix, gw_now_ms()) != NULL) {
-		out->state = APIKEY_REVOKED;
-		return APIKEY_LOOKUP_FOUND;
-	}
-	ak_metric(c, "l1", "miss");
 	if ((l = ak_find(c, key_hash)) != NULL) {
 		ak_add_waiter(l, w);
 		return APIKEY_LOOKUP_PENDING;

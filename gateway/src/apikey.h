@@ -62,7 +62,12 @@ struct apikey_cache *apikey_cache_new(struct event_base *base, struct redis *red
 				      struct svc_tokens *svc, struct http_client *identity,
 				      struct metrics *m, const struct apikey_cache_opts *o);
 
-/* Looks up the key whose prefix and hex SHA-256 are given. FOUND / UNAVAILABLE with *out
+/* The in-process answer alone (L1 entry or revocation tombstone): true with *out filled, false
+ * when only Redis or identity can answer. Never waits, never calls out. */
+bool apikey_cache_peek(struct apikey_cache *c, const char *prefix, const char key_hash[65],
+		       struct apikey_entry *out);
+
+/* Looks up the key whose prefix and hex SHA-256 are given (apikey_cache_peek first). FOUND / UNAVAILABLE with *out
  * filled when answered at once, PENDING when w->fn runs later (never from inside this call).
  * *out may describe a valid key whose verifier differs from the presented one: the caller
  * compares (constant time). request_id goes on the identity call. */
