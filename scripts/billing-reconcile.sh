@@ -14,7 +14,7 @@ here=$(dirname "${BASH_SOURCE[0]}")
 : "${FR_PG_URL:?FR_PG_URL must name the flatrender database}"
 
 if ! out=$(psql "$FR_PG_URL" -X -q -A -t -F ' | ' -v ON_ERROR_STOP=1 \
-	-c 'BEGIN' -f "$here/billing-reconcile.sql" -c 'COMMIT' 2>&1); then
+	-f "$here/billing-reconcile.sql" 2>&1); then
 	echo "billing-reconcile: the query failed:" >&2
 	echo "$out" >&2
 	exit 2
@@ -25,4 +25,4 @@ if [ -n "$out" ]; then
 	printf '%s\n' "$out"
 	exit 1
 fi
-echo "billing-reconcile: ok (balances equal their ledgers, captured <= reserved, no orphan holds)"
+echo "billing-reconcile: ok (balances equal their ledgers, captured <= reserved, no orphan holds, payments match their ledger rows and refunds, discounts within limits, usage equals captures)"

@@ -2,8 +2,9 @@
 payment_intent.succeeded settles a Stripe payment once; a tampered body, a wrong secret, a
 stale (and a future) timestamp and a malformed header are refused 400 and change nothing; the
 same event replayed 5 times in a row and 5 times at once credits once (one ledger row, one
-billing.payment.succeeded.v1); payment_failed fails the payment; an amount that differs from
-the payment fails it instead of crediting; other event types are acknowledged.
+billing.payment.succeeded.v1); payment_failed records the failed attempt but keeps the
+payment Pending (Stripe retries: a later signed success still settles it); an amount that
+differs from the payment fails it instead of crediting; other event types are acknowledged.
 """
 import json
 import time
@@ -117,19 +118,25 @@ class StripeWebhookTest(unittest.TestCase):
         self.assertEqual(u.balance()["balance_minor"], 650)
         self.assertEqual(pu.outbox_count("billing.payment.succeeded.v1", pid), 1)
 
-    def test_payment_failed_event(self):
+    def test_payment_failed_event_keeps_it_pending_and_a_retry_settles(self):
         u, pid = self.stripe_top_up()
         body = pu.stripe_event(pid, kind="failed")
         r = c.expect(pu.stripe_post(body, pu.stripe_sign(body)), 200).json
-        self.assertEqual(r["status"], "Failed")
+        self.assertEqual(r["status"], "Pending")
         p = pu.payment(u, pid)
-        self.assertEqual((p["status"], p["failure_reason"]), ("Failed", "Your card was declined."))
-        self.assertEqual(pu.outbox_count("billing.payment.failed.v1", pid), 1)
-        # a late success does not revive it
+        self.assertEqual((p["status"], p["failure_reason"]), ("Pending", "Your card was declined."))
+        self.assertEqual(pu.outbox_count("billing.payment.failed.v1", pid), 0)
+        # a second failed attempt changes nothing either
+        again = pu.stripe_event(pid, kind="failed")
+        self.assertEqual(c.expect(pu.stripe_post(again, pu.stripe_sign(again)), 200)
+                         .json["status"], "Pending")
+        # Stripe retried the card and it went through: charged, so credited
         late = pu.stripe_event(pid, amount=1200)
         self.assertEqual(c.expect(pu.stripe_post(late, pu.stripe_sign(late)), 200)
-                         .json["status"], "Failed")
-        self.assertEqual(u.balance()["balance_minor"], 0)
+                         .json["status"], "Succeeded")
+        self.assertEqual(u.balance()["balance_minor"], 1200)
+        self.assertEqual(pu.outbox_count("billing.payment.succeeded.v1", pid), 1)
+        self.assertEqual(pu.outbox_count("billing.payment.failed.v1", pid), 0)
 
     def test_wrong_amount_fails_instead_of_crediting(self):
         u, pid = self.stripe_top_up(1000)
@@ -150,6 +157,28 @@ class StripeWebhookTest(unittest.TestCase):
         body = pu.stripe_event(sbx)
         c.expect(pu.stripe_post(body, pu.stripe_sign(body)), 404, "payment_not_found")
         self.assertEqual(pu.payment(u, sbx)["status"], "Pending")
+
+
+@unittest.skipUnless(bu.PG_URL, "FR_PG_URL not set (scripts/stack.sh env)")
+class ZarinPalCallbackTest(unittest.TestCase):
+    """No ZarinPal is reachable here: the Pending ZarinPal payment is written into the database
+    the way a started checkout leaves it (provider_ref = the authority)."""
+
+    def test_unverified_nok_changes_nothing(self):
+        u = bu.BillingUser("zp")
+        u.balance()  # opens the wallet
+        authority = "A" + uuid.uuid4().hex[:30].upper()
+        pid = bu.psql("INSERT INTO billing.payments (user_id, tenant_id, gateway, action,"
+                      " amount_minor, original_amount_minor, currency, provider_ref, title)"
+                      " VALUES ('%s', '%s', 'ZarinPal', 'TopUp', 5000, 5000, 'USD', '%s',"
+                      " 'Balance top-up') RETURNING id"
+                      % (uuid.UUID(u.user_id), uuid.UUID(u.tenant_id), authority))[0][0]
+        r = c.expect(c.gw("GET", "/v1/payments/callback/zarinpal?Authority=%s&Status=NOK"
+                          % authority), 302)
+        self.assertIn("status=Pending", r.header("Location"))
+        p = pu.payment(u, pid)
+        self.assertEqual((p["status"], p["failed_at"]), ("Pending", None))
+        self.assertEqual(pu.outbox_count("billing.payment.failed.v1", pid), 0)
 
 
 if __name__ == "__main__":

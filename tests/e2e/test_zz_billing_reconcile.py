@@ -3,7 +3,10 @@
 scripts/billing-reconcile.sql through psql on the stack's database (FR_PG_URL) and must find
 nothing: balances equal the sum of their ledgers, the balance_after chain holds, held amounts
 equal the open holds, captured <= reserved with exactly one ledger row per capture, no Held
-hold is past its expiry (60 s grace), no negative balance, no unfinished idempotency record.
+hold is past its expiry (60 s grace), no negative balance, no unfinished idempotency record,
+paid payments have their one payment:<id> ledger row (unpaid ones none), refunded_minor equals
+the money refunds, discounts within their use limits, usage_daily equals the captures, ledger
+rows in their wallet's tenant and currency.
 """
 import os
 import subprocess

@@ -61,6 +61,9 @@ const struct cfg_item billing_config_items[] = {
 	ROW("BILLING_RETURN_URL", S, "", false, return_url, 0, 0,
 	    "page a finished checkout redirects to (?payment_id=&status= added; empty = "
 	    "<BILLING_PUBLIC_URL>/v1/payments/sandbox/return)"),
+	ROW("BILLING_SANDBOX_ENABLED", B, "false", false, sandbox_enabled, 0, 0,
+	    "offer the Sandbox provider (free test payments) outside FR_ENV=local; always on in "
+	    "local"),
 	ROW("BILLING_SANDBOX_SECRET", S, BILLING_LOCAL_SANDBOX_SECRET, true, sandbox_secret, 0, 0,
 	    "HMAC key signing the sandbox provider's checkout URLs"),
 	ROW("BILLING_STRIPE_WEBHOOK_SECRET", S, BILLING_LOCAL_STRIPE_SECRET, true,
@@ -72,6 +75,8 @@ const struct cfg_item billing_config_items[] = {
 	    "ZarinPal not offered"),
 	ROW("BILLING_ZARINPAL_MERCHANT_ID", S, "", false, zarinpal_merchant_id, 0, 0,
 	    "ZarinPal merchant id (needed with BILLING_ZARINPAL_URL)"),
+	ROW("BILLING_REFUND_CLIENTS", S, "render", false, refund_clients, 0, 0,
+	    "comma list of the service clients allowed to issue refunds (others: 403)"),
 };
 const size_t billing_config_nitems = sizeof(billing_config_items) / sizeof(billing_config_items[0]);
 
@@ -149,6 +154,23 @@ int billing_pay_config_check(const struct billing_config *cfg, char *err, size_t
 		return -1;
 	}
 	return 0;
+}
+
+bool billing_refund_client_allowed(const struct billing_config *cfg, const char *client_id)
+{
+	size_t n = client_id != NULL ? strlen(client_id) : 0;
+
+	for (const char *p = cfg->refund_clients; n > 0 && p != NULL && *p != '\0';) {
+		size_t len;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		len = strcspn(p, ", ");
+		if (len == n && strncmp(p, client_id, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
 }
 
 void billing_config_free(struct billing_config *cfg)

@@ -47,11 +47,13 @@ struct billing_config {
 	/* ---- payments, discounts, refunds ---- */
 	char *public_url;            /* where browsers and providers reach billing (the gateway) */
 	char *return_url;            /* where checkouts end; "" = <public_url>/v1/payments/sandbox/return */
+	bool sandbox_enabled;        /* Sandbox offered outside FR_ENV=local (see pay_app.c) */
 	char *sandbox_secret;        /* HMAC key of the sandbox checkout URLs */
 	char *stripe_webhook_secret; /* HMAC key of Stripe-Signature */
 	long stripe_tolerance_s;
 	char *zarinpal_url;          /* "" = ZarinPal not offered */
 	char *zarinpal_merchant_id;
+	char *refund_clients;        /* comma list of service client ids that may refund */
 };
 
 /* Built-in local defaults of billing's own secrets (refused outside FR_ENV=local). */
@@ -71,6 +73,9 @@ int billing_config_check(const struct billing_config *cfg, char *err, size_t err
 /* The payment rows' rules: URLs well-formed, secrets not empty, a merchant id
  * with ZarinPal. 0 or -1 + err. */
 int billing_pay_config_check(const struct billing_config *cfg, char *err, size_t errlen) MUST_CHECK;
+/* Whether service client client_id is in BILLING_REFUND_CLIENTS (a comma list; spaces
+ * around the names are ignored). */
+bool billing_refund_client_allowed(const struct billing_config *cfg, const char *client_id);
 void billing_config_free(struct billing_config *cfg);
 
 #endif

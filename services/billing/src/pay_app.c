@@ -49,6 +49,7 @@ struct pay_state *pay_app_new(struct billing_app *app)
 		.zarinpal_url = cfg->zarinpal_url,
 		.zarinpal_merchant = cfg->zarinpal_merchant_id,
 		.currency = cfg->currency,
+		.sandbox_enabled = fr_common_is_local(&cfg->common) || cfg->sandbox_enabled,
 	};
 	if (cfg->return_url[0] != '\0')
 		snprintf(p->return_url, sizeof(p->return_url), "%s", cfg->return_url);

@@ -3,10 +3,14 @@
  *   POST /v1/payments/callback/stripe    Stripe-style webhook: Stripe-Signature over the raw
  *                                        body (provider_stripe_sig.h) -> the event
  *                                        (provider_stripe_event.h) -> stripe_webhook_apply()
- *                                        in one transaction: applied once per event id.
+ *                                        in one transaction: applied once per event id;
+ *                                        payment_failed only records the attempt's failure
+ *                                        (the payment stays Pending: Stripe retries).
  *   GET  /v1/payments/callback/zarinpal  ZarinPal's browser redirect ?Authority&Status: NOK
- *                                        fails the payment, OK is verified server-side through
- *                                        the adapter first; then 302 to the return page.
+ *                                        changes nothing (the route is unauthenticated; the
+ *                                        payment stays Pending), OK is verified server-side
+ *                                        through the adapter first (its verdict settles or
+ *                                        fails the payment); then 302 to the return page.
  *
  * Owns a context in request memory per ZarinPal callback while its verify call runs.
  */
@@ -187,9 +191,8 @@ static void zp_on_payment(const struct pg_result *r, void *arg)
 		return;
 	}
 	if (strcmp(status, "OK") != 0) {
-		snprintf(c->code, sizeof(c->code), "cancelled");
-		snprintf(c->message, sizeof(c->message), "The payer cancelled at ZarinPal.");
-		zp_verdict(c, false);
+		/* anybody can send Status=NOK: unverified, it changes nothing */
+		pay_reply_return(c->app, c->req, c->payment_id, "Pending");
 		return;
 	}
 	op = (struct pay_op){c->payment_id, pg_int(r->res, 0, 2), c->authority, NULL};

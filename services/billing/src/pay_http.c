@@ -4,7 +4,9 @@
  *   GET /v1/payments/{payment_id}       one of them (404 for anybody else's)
  *   GET /v1/payments/sandbox/checkout   the sandbox "checkout": ?payment_id&sig[&outcome=fail]
  *                                       approves (or declines) the payment exactly as a
- *                                       provider callback would, then 302 to the return page
+ *                                       provider callback would, then 302 to the return page;
+ *                                       404 unless the sandbox is enabled (FR_ENV=local or
+ *                                       BILLING_SANDBOX_ENABLED)
  *   GET /v1/payments/sandbox/return     the return page: 200 {payment_id, status}
  *
  * The checkout's sig is hex HMAC(BILLING_SANDBOX_SECRET, payment_id) (provider.h), checked in
@@ -121,6 +123,12 @@ void pay_http_sandbox_checkout(struct http_request *req, void *arg)
 	char low[24];
 	bool ok;
 
+	if (!app->pay->env.sandbox_enabled) {
+		/* FR_ENV is not local and BILLING_SANDBOX_ENABLED is false: no sandbox here */
+		http_reply_error(req, 404, "route_not_found", "No route matches the request path.",
+				 NULL);
+		return;
+	}
 	if (pid == NULL || !uuid_valid(pid)) {
 		app_reply_invalid(req, "payment_id", "must be a UUID");
 		return;

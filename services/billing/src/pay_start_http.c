@@ -8,7 +8,8 @@
  * lock, insert the payment and its redemption; Balance (or nothing left to pay) settles right
  * there (debit / credit, plan, ledger row, billing.payment.succeeded.v1) or answers 402 ->
  * COMMIT -> a Pending payment asks its provider for the checkout (provider.h) and records the
- * provider's reference -> 201 {payment_id, status, redirect_url, user_plan}.
+ * provider's reference once (a replay reuses the stored one: a second ZarinPal checkout never
+ * replaces the first) -> 201 {payment_id, status, redirect_url, user_plan}.
  * A provider that refuses to start fails the payment (billing.payment.failed.v1) and answers
  * 502 payment_provider_error. Owns a context in request memory.
  */
@@ -105,18 +106,29 @@ static void start_fail_payment(struct start_ctx *c, const struct pay_result *res
 struct start_ref {
 	struct start_ctx *c;
 	char redirect_url[PAY_URL_MAX];
+	char provider_ref[PAY_REF_MAX];
 };
 
+/* The reference in force: ours, or the one a concurrent start with the same Idempotency-Key
+ * stored first (then its checkout is the one to open; only ZarinPal's depends on it). */
 static void start_on_ref(const struct pg_result *r, void *arg)
 {
 	struct start_ref *s = arg;
+	const char *ref;
 
-	if (r->err != NULL) {
+	if (r->err != NULL || PQntuples(r->res) != 1) {
 		json_object_put(s->c->body);
 		s->c->body = NULL;
-		app_reply_db_error(s->c->req, "record provider reference", r);
+		app_reply_db_error(s->c->req, "record provider reference",
+				   r->err != NULL ? r : NULL);
 		return;
 	}
+	ref = pg_val(r->res, 0, 0);
+	if (ref != NULL && strcmp(ref, s->provider_ref) != 0 &&
+	    s->c->prov->gw == PAY_GW_ZARINPAL &&
+	    zarinpal_start_url(s->c->app->pay->env.zarinpal_url, ref, s->redirect_url,
+			       sizeof(s->redirect_url)) < 0)
+		s->redirect_url[0] = '\0';
 	start_reply(s->c, s->redirect_url);
 }
 
@@ -137,10 +149,11 @@ static void start_on_provider(const struct pay_result *res, void *arg)
 	s = http_request_alloc(c->req, sizeof(*s));
 	s->c = c;
 	snprintf(s->redirect_url, sizeof(s->redirect_url), "%s", res->redirect_url);
+	snprintf(s->provider_ref, sizeof(s->provider_ref), "%s", res->provider_ref);
 	params[0] = c->payment_id;
-	params[1] = http_request_strdup(c->req, res->provider_ref);
-	if (pg_query(c->app->pg, "SELECT payment_set_provider_ref($1, $2)", 2, params, start_on_ref,
-		     s) < 0) {
+	params[1] = s->provider_ref;
+	if (pg_query(c->app->pg, "SELECT payment_claim_provider_ref($1, $2)", 2, params,
+		     start_on_ref, s) < 0) {
 		json_object_put(c->body);
 		c->body = NULL;
 		app_reply_db_error(c->req, "record provider reference", NULL);

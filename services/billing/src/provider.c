@@ -154,7 +154,13 @@ const struct pay_provider *pay_provider_get(enum pay_gateway gw)
 
 bool pay_provider_offered(const struct pay_provider *p, const struct pay_env *env)
 {
-	return p->gw != PAY_GW_ZARINPAL || pay_zarinpal_offered(env);
+	switch (p->gw) {
+	case PAY_GW_SANDBOX: return env->sandbox_enabled;
+	case PAY_GW_ZARINPAL: return pay_zarinpal_offered(env);
+	case PAY_GW_STRIPE:
+	case PAY_GW_BALANCE: return true;
+	}
+	return false;
 }
 
 const char *const *pay_provider_names(bool top_up)

@@ -42,6 +42,7 @@ struct pay_env {
 	const char *zarinpal_url;     /* BILLING_ZARINPAL_URL (StartPay lives there too) */
 	const char *zarinpal_merchant;/* BILLING_ZARINPAL_MERCHANT_ID */
 	const char *currency;         /* BILLING_CURRENCY */
+	bool sandbox_enabled;         /* FR_ENV=local or BILLING_SANDBOX_ENABLED */
 };
 
 struct pay_op {
@@ -85,8 +86,8 @@ struct pay_provider {
 /* The adapter by API name ("Sandbox", "Stripe", "ZarinPal", "Balance"), or NULL. */
 const struct pay_provider *pay_provider_by_name(const char *name);
 const struct pay_provider *pay_provider_get(enum pay_gateway gw);
-/* Whether this deployment offers p (ZarinPal: only when configured and the currency is IRR
- * or IRT; the others always). */
+/* Whether this deployment offers p (Sandbox: only when env->sandbox_enabled; ZarinPal: only
+ * when configured and the currency is IRR or IRT; the others always). */
 bool pay_provider_offered(const struct pay_provider *p, const struct pay_env *env);
 bool pay_zarinpal_offered(const struct pay_env *env);
 /* The NULL-terminated API names, for jv_enum (top_up: only those with .topup). */

@@ -5,10 +5,14 @@
  *    refund_to: Balance | OriginalMethod | Plan} -> 200 {refund_id, status, refund_to,
  *    payment_id, amount_minor, seconds, ledger_entry}
  *
- * Balance credits the wallet; Plan gives seconds back to the active plan; OriginalMethod goes
- * through the payment's provider adapter first (provider.h: the sandbox refunds at once, a
- * Balance payment is credited back, Stripe and ZarinPal answer 422 refund_method_unsupported)
- * and is then recorded. The record is refund_issue() in ONE transaction with its idempotency
+ * Only the service clients of BILLING_REFUND_CLIENTS may call it (others 403 forbidden).
+ * Balance credits the wallet (not for a top-up: 422 refund_target_invalid); Plan gives seconds
+ * back to the active plan (against a payment: at most the seconds it granted); OriginalMethod
+ * goes through the payment's provider adapter first (provider.h: the sandbox refunds at once,
+ * a Balance payment is credited back, Stripe and ZarinPal answer 422
+ * refund_method_unsupported) and is then recorded; a top-up's credit is taken back in the
+ * same transaction (409 insufficient_balance, checked before the adapter too, when the
+ * available balance no longer holds it). The record is refund_issue() in ONE transaction with its idempotency
  * record (op.h): the same key and body answers the first result, another body 409; refunds of
  * one payment never exceed what it paid (409 refund_exceeds_payment).
  * Note: the adapter is asked before the idempotency check, so a repeated OriginalMethod call
@@ -102,6 +106,17 @@ static void refund_on_payment(const struct pg_result *r, void *arg)
 		app_reply_internal(c->req, "payment gateway");
 		return;
 	}
+	if (pg_int(r->res, 0, 3) > pg_int(r->res, 0, 4)) {
+		/* a top-up's credit is no longer there to take back: ask no provider
+		 * (refund_issue() checks it again under the wallet lock) */
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "required", json_object_new_int64(pg_int(r->res, 0, 3)));
+		json_object_object_add(d, "available", json_object_new_int64(pg_int(r->res, 0, 4)));
+		http_reply_error(c->req, 409, "insufficient_balance",
+				 "The balance no longer holds the credit this refund takes back.", d);
+		return;
+	}
 	op = (struct pay_op){c->payment_id,
 			     c->amount > 0 ? c->amount : pg_int(r->res, 0, 1),
 			     pg_val(r->res, 0, 2), c->reason};
@@ -174,18 +189,31 @@ static int refund_parse_or_reply(struct refund_ctx *c)
 
 void refund_http_issue(struct http_request *req, void *arg)
 {
+	/* 3: the credit a top-up refund takes back (0 otherwise), 4: the available balance */
 	static const char sql[] =
-		"SELECT gateway, amount_minor - refunded_minor, provider_ref FROM payments"
-		" WHERE id = $1";
+		"SELECT p.gateway, p.amount_minor - p.refunded_minor, p.provider_ref,"
+		" CASE WHEN p.action = 'TopUp' AND p.status IN ('Succeeded', 'PartiallyRefunded')"
+		" THEN refund_topup_debit(p, least(coalesce($2::bigint, p.amount_minor),"
+		" p.amount_minor - p.refunded_minor)) ELSE 0 END,"
+		" (SELECT w.balance_minor - w.held_minor FROM wallets w WHERE w.user_id = p.user_id)"
+		" FROM payments p WHERE p.id = $1";
 	struct billing_app *app = arg;
 	struct refund_ctx *c = http_request_alloc(req, sizeof(*c));
 	struct svc_caller caller;
-	const char *params[1];
+	const char *params[2];
 
 	memset(c, 0, sizeof(*c));
 	c->app = app;
 	c->req = req;
-	if (app_service_or_reply(app, req, &caller) < 0 || refund_parse_or_reply(c) < 0)
+	if (app_service_or_reply(app, req, &caller) < 0)
+		return;
+	if (!billing_refund_client_allowed(app->cfg, caller.client_id)) {
+		http_reply_error(req, 403, "forbidden",
+				 "This service client may not issue refunds (BILLING_REFUND_CLIENTS).",
+				 NULL);
+		return;
+	}
+	if (refund_parse_or_reply(c) < 0)
 		return;
 	snprintf(c->amount_s, sizeof(c->amount_s), "%lld", c->amount);
 	snprintf(c->seconds_s, sizeof(c->seconds_s), "%lld", c->seconds);
@@ -197,6 +225,7 @@ void refund_http_issue(struct http_request *req, void *arg)
 		return;
 	}
 	params[0] = c->payment_id;
-	if (pg_query(app->pg, sql, 1, params, refund_on_payment, c) < 0)
+	params[1] = c->amount > 0 ? c->amount_s : NULL;
+	if (pg_query(app->pg, sql, 2, params, refund_on_payment, c) < 0)
 		app_reply_db_error(req, "find payment", NULL);
 }

@@ -514,6 +514,68 @@ static void test_money_op_exec_commits_effect_events_and_answer_once(void **stat
 	json_object_put(b.body);
 }
 
+/* 0004: usage_daily's shard is hashtext(id) & 15 (abs() raised on INT_MIN), for every sign. */
+static void test_money_capture_shard_is_hash_and_15(void **state)
+{
+	json_object *h, *c;
+	char id[37];
+
+	FIXTURE(state);
+	fund(f, 100000);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(reserve(f, "1", &h), 201);
+		snprintf(id, sizeof(id), "%s", jstr(h, "id"));
+		json_object_put(h);
+		assert_int_equal(capture(f, id, "1", &c), 200);
+		json_object_put(c);
+	}
+	{
+		const char *q[1] = {f->user};
+
+		/* renders per shard = this tenant's holds per (hashtext & 15); with 8 ids some
+		 * hash negative, where abs() % 16 picks another shard */
+		assert_int_equal(q1_int(f, "SELECT count(*) FROM (SELECT hashtext(id::text) & 15"
+					   " AS shard, count(*) AS n FROM holds WHERE user_id = $1"
+					   " GROUP BY 1) h FULL JOIN (SELECT shard, renders FROM"
+					   " usage_daily WHERE tenant_id = (SELECT tenant_id FROM wallets"
+					   " WHERE user_id = $1)) u USING (shard)"
+					   " WHERE h.n IS DISTINCT FROM u.renders", 1, q), 0);
+		assert_int_equal(q1_int(f, "SELECT sum(renders) FROM usage_daily WHERE tenant_id ="
+					   " (SELECT tenant_id FROM wallets WHERE user_id = $1)", 1, q), 8);
+	}
+}
+
+/* 0004: a provider reference is set once; a second start gets the first one back. */
+static void test_money_provider_ref_set_once(void **state)
+{
+	char *pid, *ref;
+
+	FIXTURE(state);
+	fund(f, 0);
+	{
+		const char *p[2] = {f->user, f->tenant};
+
+		pid = q1(f, "INSERT INTO payments (user_id, tenant_id, gateway, action, amount_minor,"
+			    " original_amount_minor, currency, title) VALUES ($1, $2, 'ZarinPal',"
+			    " 'TopUp', 500, 500, 'USD', 't') RETURNING id", 2, p);
+	}
+	{
+		const char *a[2] = {pid, "AUTH1"}, *b[2] = {pid, "AUTH2"}, *q[1] = {pid};
+
+		ref = q1(f, "SELECT payment_claim_provider_ref($1, $2)", 2, a);
+		assert_string_equal(ref, "AUTH1");
+		free(ref);
+		ref = q1(f, "SELECT payment_claim_provider_ref($1, $2)", 2, b);
+		assert_string_equal(ref, "AUTH1");
+		free(ref);
+		free(q1(f, "SELECT payment_set_provider_ref($1, $2)::text", 2, b));
+		ref = q1(f, "SELECT provider_ref FROM payments WHERE id = $1", 1, q);
+		assert_string_equal(ref, "AUTH1");
+		free(ref);
+	}
+	free(pid);
+}
+
 static void test_money_op_exec_refused_leaves_nothing(void **state)
 {
 	struct op_exec_row a, b;
@@ -550,6 +612,8 @@ int main(void)
 		cmocka_unit_test(test_money_plan_activation_extends_or_replaces),
 		cmocka_unit_test(test_money_op_exec_commits_effect_events_and_answer_once),
 		cmocka_unit_test(test_money_op_exec_refused_leaves_nothing),
+		cmocka_unit_test(test_money_capture_shard_is_hash_and_15),
+		cmocka_unit_test(test_money_provider_ref_set_once),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,7 +1,8 @@
 /*
  * test_pay_config.c - the payment rows of billing's configuration (billing_pay_config_check):
  * BILLING_PUBLIC_URL / BILLING_RETURN_URL must be plain http(s) bases, the provider secrets
- * not empty, and BILLING_ZARINPAL_URL needs a merchant id; plus the RFC 3339 timestamps a
+ * not empty, BILLING_ZARINPAL_URL needs a merchant id, the Sandbox off by default and
+ * BILLING_REFUND_CLIENTS matched by whole names; plus the RFC 3339 timestamps a
  * discount's window accepts (discount_parse_time).
  */
 #include <setjmp.h>
@@ -46,7 +47,37 @@ static void test_pay_config_defaults(void **state)
 	assert_string_equal(cfg.return_url, "");
 	assert_string_equal(cfg.zarinpal_url, "");
 	assert_int_equal(cfg.stripe_tolerance_s, 300);
+	assert_false(cfg.sandbox_enabled);
+	assert_string_equal(cfg.refund_clients, "render");
 	billing_config_free(&cfg);
+}
+
+static void test_pay_config_refund_clients(void **state)
+{
+	struct billing_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(billing_config_load(&cfg, err, sizeof(err)), 0);
+	assert_true(billing_refund_client_allowed(&cfg, "render"));
+	assert_false(billing_refund_client_allowed(&cfg, "rende"));
+	assert_false(billing_refund_client_allowed(&cfg, "renderer"));
+	assert_false(billing_refund_client_allowed(&cfg, "gateway"));
+	assert_false(billing_refund_client_allowed(&cfg, ""));
+	assert_false(billing_refund_client_allowed(&cfg, NULL));
+	billing_config_free(&cfg);
+	setenv("BILLING_REFUND_CLIENTS", " render, support ,ops", 1);
+	assert_int_equal(billing_config_load(&cfg, err, sizeof(err)), 0);
+	assert_true(billing_refund_client_allowed(&cfg, "support"));
+	assert_true(billing_refund_client_allowed(&cfg, "ops"));
+	assert_true(billing_refund_client_allowed(&cfg, "render"));
+	assert_false(billing_refund_client_allowed(&cfg, "file"));
+	billing_config_free(&cfg);
+	setenv("BILLING_REFUND_CLIENTS", "", 1);
+	assert_int_equal(billing_config_load(&cfg, err, sizeof(err)), 0);
+	assert_false(billing_refund_client_allowed(&cfg, "render"));
+	billing_config_free(&cfg);
+	unsetenv("BILLING_REFUND_CLIENTS");
 }
 
 static void test_pay_config_urls(void **state)
@@ -111,6 +142,7 @@ int main(void)
 		cmocka_unit_test_setup(test_pay_config_defaults, clear_env),
 		cmocka_unit_test_setup(test_pay_config_urls, clear_env),
 		cmocka_unit_test_setup(test_pay_config_secrets_and_zarinpal, clear_env),
+		cmocka_unit_test_setup(test_pay_config_refund_clients, clear_env),
 		cmocka_unit_test(test_discount_parse_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,6 +28,7 @@ static const struct pay_env env = {
 	.zarinpal_url = "http://127.0.0.1:9",
 	.zarinpal_merchant = "m-1",
 	.currency = "USD",
+	.sandbox_enabled = true,
 };
 
 static void keep_result(const struct pay_result *res, void *arg)
@@ -102,6 +103,20 @@ static void test_provider_stripe_and_balance(void **state)
 	assert_int_equal(res.outcome, PAY_OUT_OK);
 	assert_int_equal(pay_provider_balance.refund(&env, &op, keep_result, &res), 0);
 	assert_int_equal(res.outcome, PAY_OUT_OK);
+}
+
+static void test_provider_sandbox_offered_only_when_enabled(void **state)
+{
+	struct pay_env off = env;
+
+	(void)state;
+	off.sandbox_enabled = false;
+	assert_false(pay_provider_offered(&pay_provider_sandbox, &off));
+	assert_true(pay_provider_offered(&pay_provider_stripe, &off));
+	assert_true(pay_provider_offered(&pay_provider_balance, &off));
+	assert_false(pay_provider_offered(&pay_provider_zarinpal, &off));
+	off.sandbox_enabled = true;
+	assert_true(pay_provider_offered(&pay_provider_sandbox, &off));
 }
 
 static void test_provider_zarinpal_unconfigured(void **state)
@@ -236,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_provider_sandbox_sig),
 		cmocka_unit_test(test_provider_sandbox_start_and_refund),
 		cmocka_unit_test(test_provider_stripe_and_balance),
+		cmocka_unit_test(test_provider_sandbox_offered_only_when_enabled),
 		cmocka_unit_test(test_provider_zarinpal_unconfigured),
 		cmocka_unit_test(test_zarinpal_request_body),
 		cmocka_unit_test(test_zarinpal_verify_body),
