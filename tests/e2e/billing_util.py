@@ -4,12 +4,14 @@ Users and the platform admin act through the gateway with their access tokens; t
 is called on billing directly with a service token minted by identity (client "render").
 Reads behind the API (psql with FR_PG_URL) are read-only checks of the money invariants.
 """
+import http.client
 import os
 import subprocess
 import threading
 import uuid
 
 import client as c
+import procs
 
 PG_URL = os.environ.get("FR_PG_URL", "")
 
@@ -132,3 +134,41 @@ def ledger_sum(user_id):
                 "billing.ledger_entries l WHERE l.user_id = w.user_id) FROM billing.wallets w "
                 "WHERE w.user_id = '%s'" % uuid.UUID(user_id))
     return int(rows[0][0]), int(rows[0][1])
+
+
+def _answers(port, path):
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", path)
+        status = conn.getresponse().status
+        conn.close()
+        return status
+    except OSError:
+        return None
+
+
+def second_billing(test, name, overrides, ready_path="/readyz"):
+    """Starts another billing process beside the stack's (its environment read from /proc,
+    a free port, the same database) with overrides applied (a value of None removes the
+    variable), stopped at the test's cleanup. Waits until GET ready_path answers (200 for
+    /readyz, any status otherwise). Returns (proc, port)."""
+    env, exe = procs.daemon_environ("billing")
+    port = procs.free_port()
+    env["BILLING_PORT"] = str(port)
+    for k, v in overrides.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    env.pop("ASAN_OPTIONS", None)  # Proc sets its own sanitizer log paths
+    env.pop("UBSAN_OPTIONS", None)
+    proc = procs.Proc(name, exe, env=env).start()
+    test.addCleanup(proc.stop)
+
+    def ready():
+        if not proc.alive():
+            raise AssertionError("%s died at start: %s" % (name, proc.describe_exit()))
+        status = _answers(port, ready_path)
+        return status == 200 if ready_path == "/readyz" else status is not None
+    c.poll(ready, lambda ok: ok, timeout=30, interval=0.2)
+    return proc, port

@@ -30,28 +30,9 @@ class TestBillingCrash(unittest.TestCase):
         cls.holds = b.Holds()
 
     def start_faulty(self, operation):
-        env, exe = procs.daemon_environ("billing")
-        self.port = procs.free_port()
-        env.update({"BILLING_PORT": str(self.port),
-                    "BILLING_FAULT_EXIT_AFTER_COMMIT": operation})
-        env.pop("ASAN_OPTIONS", None)
-        env.pop("UBSAN_OPTIONS", None)
-        proc = procs.Proc("billing-fault", exe, env=env).start()
-        self.addCleanup(proc.stop)
-        c.poll(lambda: self._ready(proc), lambda ok: ok, timeout=30, interval=0.2)
+        proc, self.port = b.second_billing(self, "billing-fault",
+                                           {"BILLING_FAULT_EXIT_AFTER_COMMIT": operation})
         return proc
-
-    def _ready(self, proc):
-        if not proc.alive():
-            raise AssertionError("faulty billing died at start: " + proc.describe_exit())
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-            conn.request("GET", "/readyz")
-            ok = conn.getresponse().status == 200
-            conn.close()
-            return ok
-        except OSError:
-            return False
 
     def post_expecting_drop(self, path, body):
         """POSTs to the faulty billing; asserts that no response ever comes back."""
