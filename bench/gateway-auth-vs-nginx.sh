@@ -35,7 +35,8 @@
 #      BASE_PORT (nginx ports BASE..BASE+11 and the gateway's BASE+20; 28080), KEYS (8),
 #      MAX_RPS (40000: sizes the pre-signed request files), GW_BUILD (build/bench-O2, built
 #      with CFLAGS="-O2 -g", no sanitizers), RL_ENABLED (true; false = the gateway without rate
-#      limits, nonces still checked: what the limits cost), OUTDIR (/tmp/fr-bench-auth-<time>).
+#      limits, nonces still checked: what the limits cost), APIKEY_IP_RPM (100000000: counted,
+#      never refusing; 0 = no per-address limit on API-key routes), OUTDIR (/tmp/fr-bench-auth-<time>).
 # The stack's Redis CPU per request is printed too (the rate-limit script runs there).
 set -euo pipefail
 
@@ -49,6 +50,7 @@ KEYS=${KEYS:-8}
 MAX_RPS=${MAX_RPS:-40000}
 GW_BUILD=${GW_BUILD:-build/bench-O2}
 RL_ENABLED=${RL_ENABLED:-true}
+APIKEY_IP_RPM=${APIKEY_IP_RPM:-100000000}
 OUTDIR=${OUTDIR:-/tmp/fr-bench-auth-$(date +%Y%m%dT%H%M%S)}
 P_UP=$BASE_PORT P_AUTH=$((BASE_PORT + 1)) P_PROXY=$((BASE_PORT + 10)) P_AUTHPROXY=$((BASE_PORT + 11))
 P_GW=$((BASE_PORT + 20))
@@ -169,7 +171,8 @@ done <"/proc/$STACK_GW_PID/environ"
 UP="http://127.0.0.1:$P_UP"
 env -i "${GW_ENV[@]}" GATEWAY_PORT="$P_GW" GATEWAY_ACCESS_LOG=false FR_LOG_LEVEL=warn \
 	GATEWAY_EXTRA_ROUTES="/none/=$UP=none;/jwt/=$UP=jwt;/key/=$UP=apikey" \
-	GATEWAY_RL_USER_RPM=100000000 GATEWAY_RL_TENANT_RPM=100000000 GATEWAY_RL_ENABLED="$RL_ENABLED" \
+	GATEWAY_RL_USER_RPM=100000000 GATEWAY_RL_TENANT_RPM=100000000 GATEWAY_RL_APIKEY_IP_RPM="$APIKEY_IP_RPM" \
+	GATEWAY_RL_ENABLED="$RL_ENABLED" \
 	"$GW_BUILD/bin/gateway" >"$OUTDIR/gateway.log" 2>&1 &
 GW_PID=$!
 PIDS+=("$GW_PID")

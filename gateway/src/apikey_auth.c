@@ -47,7 +47,6 @@ struct ak_ctx {
 	struct reqsig_parsed sig;
 	struct apikey_waiter w;
 	struct apikey_entry key;
-	bool ip_counted; /* the per-address limit was decided before the lookup */
 };
 
 /* Asserts that the pipeline only moves forward along the documented edges. */
@@ -145,20 +144,16 @@ static void ak_check_limits(struct ak_ctx *c)
 {
 	const struct gw_config *cfg = c->gw->cfg;
 	char nonce_key[sizeof(APIKEY_NONCE_KEY_FMT) + REQSIG_PREFIX_LEN + REQSIG_NONCE_MAX];
-	struct rl_limit limits[3] = {
+	struct rl_limit limits[2] = {
 		{RL_APIKEY, c->key.api_key_id,
 		 c->key.rate_limit_rpm > 0 ? c->key.rate_limit_rpm : cfg->rl_apikey_default_rpm},
 		{RL_TENANT, c->key.tenant_id, cfg->rl_tenant_rpm},
-		{RL_APIKEY_IP, http_request_peer(c->req), cfg->rl_apikey_ip_rpm},
 	};
-	/* a key answered from process memory skipped the early per-address decision: count the
-	 * address here, in the same script */
-	size_t n = !c->ip_counted && cfg->rl_apikey_ip_rpm > 0 ? 3 : 2;
 
 	snprintf(nonce_key, sizeof(nonce_key), APIKEY_NONCE_KEY_FMT, c->sig.key_prefix,
 		 c->sig.nonce);
 	ak_set_state(c, AK_ST_LIMIT);
-	ratelimit_check(c->gw->rl, limits, n, nonce_key, APIKEY_NONCE_TTL_S,
+	ratelimit_check(c->gw->rl, limits, 2, nonce_key, APIKEY_NONCE_TTL_S,
 			http_request_id(c->req), ak_on_limits, c);
 }
 
@@ -253,7 +248,6 @@ static void ak_on_ip_limit(void *arg, const struct rl_decision *d)
 		ratelimit_reply_429(c->req, d);
 		return;
 	}
-	c->ip_counted = true;
 	ak_lookup(c);
 }
 
@@ -286,8 +280,8 @@ void apikey_auth_start(struct gateway *gw, struct http_request *req, const struc
 		ak_refuse(c, 401, "timestamp_out_of_window", NULL);
 		return;
 	}
-	/* a key this process already knows costs no lookup: its address is counted with the
-	 * key's own limits (ak_check_limits), one script per request on the hot path */
+	/* a key this process already knows costs no lookup, so the per-address limit (which
+	 * guards the lookups) does not apply: the key's own limits do, in one script */
 	if (apikey_cache_peek(gw->apikeys, c->sig.key_prefix, c->sig.key_hash, &now)) {
 		ak_set_state(c, AK_ST_KEY);
 		ak_on_key(c, APIKEY_LOOKUP_FOUND, &now);

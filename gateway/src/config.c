@@ -72,7 +72,8 @@ const struct cfg_item gw_config_items[] = {
 	ROW("GATEWAY_RL_IP_RPM", I, "60", false, rl_ip_rpm, 1, 100000000,
 	    "requests per minute per client IP on login, register, refresh"),
 	ROW("GATEWAY_RL_APIKEY_IP_RPM", I, "6000", false, rl_apikey_ip_rpm, 0, 100000000,
-	    "requests per minute per client IP on API-key routes, before the key lookup (0 = off)"),
+	    "requests per minute per client IP on API-key routes whose key must be looked up "
+	    "(not in process memory) (0 = off)"),
 	ROW("GATEWAY_RL_APIKEY_DEFAULT_RPM", I, "60", false, rl_apikey_default_rpm, 1, 100000000,
 	    "requests per minute of an API key whose rate_limit_rpm is 0"),
 	ROW("GATEWAY_RL_REDIS_TIMEOUT_MS", I, "50", false, rl_redis_timeout_ms, 1, 10000,
