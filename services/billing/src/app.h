@@ -34,7 +34,8 @@ struct billing_app {
 	struct consumer *consumer;     /* identity.user.registered.v1 */
 	struct http_client *identity;  /* FR_IDENTITY_URL: JWKS for service tokens */
 	struct svc_verifier *svc;      /* service tokens on /internal routes */
-	struct hold_sweep *sweep;      /* expires forgotten holds */
+	struct sweep *sweep;           /* expires forgotten holds */
+	struct sweep *pay_sweep;       /* expires abandoned Pending payments */
 	struct pay_state *pay;         /* payment providers (pay_app.c) */
 	struct http_server *http;
 	struct http_route *routes;     /* billing_routes + billing_pay_routes (routes_build) */

@@ -8,7 +8,7 @@
  * data.tenant_id, trace_id = the request id) and inserts it into billing.outbox inside the
  * caller's transaction (common/outbox.h). After the commit, call app_outbox_kick().
  *
- *   billing.hold.created.v1 / .captured.v1 / .released.v1   holds (hold_http.c, hold_sweep.c)
+ *   billing.hold.created.v1 / .captured.v1 / .released.v1   holds (hold_http.c, the sweep)
  *   billing.balance.low.v1                                  a debit crossed the threshold
  *   billing.payment.succeeded.v1 / .failed.v1               payments (pay_*.c)
  *

@@ -49,9 +49,12 @@ const struct cfg_item billing_config_items[] = {
 	ROW("BILLING_HOLD_TTL_S", I, "3600", false, hold_ttl_s, 1, BILLING_HOLD_MAX_TTL_S,
 	    "lifetime of a hold created without ttl_s; the sweep expires it afterwards"),
 	ROW("BILLING_SWEEP_INTERVAL_MS", I, "10000", false, sweep_interval_ms, 100, 3600000,
-	    "how often expired holds are looked for"),
+	    "how often expired holds and payments are looked for"),
 	ROW("BILLING_SWEEP_BATCH", I, "100", false, sweep_batch, 1, 10000,
-	    "expired holds released per sweep round"),
+	    "expired holds released (and expired payments failed) per sweep round"),
+	ROW("BILLING_PAYMENT_PENDING_TTL_S", I, "86400", false, payment_pending_ttl_s, 1,
+	    31536000, "a payment still Pending this long after its creation fails as expired "
+	    "(its discount use given back); at least 60 outside FR_ENV=local"),
 	ROW("BILLING_FAULT_EXIT_AFTER_COMMIT", S, "", false, fault_exit_after_commit, 0, 0,
 	    "test hook (FR_ENV=local only): exit 86 right after this operation commits "
 	    "(e.g. hold.reserve)"),
@@ -108,6 +111,12 @@ int billing_config_check(const struct billing_config *cfg, char *err, size_t err
 	}
 	if (cfg->fault_exit_after_commit[0] != '\0' && !fr_common_is_local(&cfg->common)) {
 		snprintf(err, errlen, "BILLING_FAULT_EXIT_AFTER_COMMIT: only allowed in FR_ENV=local");
+		return -1;
+	}
+	if (cfg->payment_pending_ttl_s < BILLING_PAYMENT_MIN_TTL_S &&
+	    !fr_common_is_local(&cfg->common)) {
+		snprintf(err, errlen, "BILLING_PAYMENT_PENDING_TTL_S: below %d only in FR_ENV=local",
+			 BILLING_PAYMENT_MIN_TTL_S);
 		return -1;
 	}
 	if (billing_pay_config_check(cfg, err, errlen) < 0)

@@ -15,6 +15,8 @@
 
 /* The longest hold a caller may ask for (ttl_s), seconds. */
 #define BILLING_HOLD_MAX_TTL_S 86400
+/* The shortest BILLING_PAYMENT_PENDING_TTL_S outside FR_ENV=local (tests use less), seconds. */
+#define BILLING_PAYMENT_MIN_TTL_S 60
 
 struct billing_config {
 	/* FR_ENV, FR_LOG_LEVEL, FR_INTERNAL_SECRET, FR_JWT_*, FR_REDIS_*, FR_AMQP_*, and the
@@ -42,6 +44,7 @@ struct billing_config {
 	long hold_ttl_s;
 	long sweep_interval_ms;
 	long sweep_batch;
+	long payment_pending_ttl_s; /* Pending payments older than this expire (pay_sweep.c) */
 	/* test hook: the operation after whose commit the daemon exits (FR_ENV=local only) */
 	char *fault_exit_after_commit;
 	/* ---- payments, discounts, refunds ---- */
@@ -68,7 +71,7 @@ extern const size_t billing_config_nitems;
  * err and returns -1; call billing_config_free() either way. */
 int billing_config_load(struct billing_config *cfg, char *err, size_t errlen) MUST_CHECK;
 /* The cross-field rules: the shared ones (config_common.h), a three-letter upper-case
- * currency, the fault hook only in FR_ENV=local. 0 or -1 + err. */
+ * currency, the fault hook and a payment TTL below 60 s only in FR_ENV=local. 0 or -1 + err. */
 int billing_config_check(const struct billing_config *cfg, char *err, size_t errlen) MUST_CHECK;
 /* The payment rows' rules: URLs well-formed, secrets not empty, a merchant id
  * with ZarinPal. 0 or -1 + err. */

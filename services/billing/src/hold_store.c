@@ -5,6 +5,8 @@
  */
 #include "hold_store.h"
 
+#include "config.h"
+
 #include <stdio.h>
 
 int hold_store_get(struct pg_pool *pg, const char *hold_id, pg_result_cb cb, void *arg)
@@ -15,7 +17,8 @@ int hold_store_get(struct pg_pool *pg, const char *hold_id, pg_result_cb cb, voi
 	return pg_query(pg, sql, 1, params, cb, arg);
 }
 
-int hold_store_expire_batch(struct pg_tx *tx, long batch, pg_result_cb cb, void *arg)
+int hold_store_expire_batch(struct pg_tx *tx, const struct billing_config *cfg, pg_result_cb cb,
+			    void *arg)
 {
 	/* wallets are locked first (SKIP LOCKED), then hold_release locks each hold: the same
 	 * order as every other money statement, so the sweep never deadlocks with them */
@@ -27,6 +30,6 @@ int hold_store_expire_batch(struct pg_tx *tx, long batch, pg_result_cb cb, void 
 	char n[24];
 	const char *params[1] = {n};
 
-	snprintf(n, sizeof(n), "%ld", batch);
+	snprintf(n, sizeof(n), "%ld", cfg->sweep_batch);
 	return pg_tx_query(tx, sql, 1, params, cb, arg);
 }

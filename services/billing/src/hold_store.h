@@ -24,9 +24,12 @@
 /* One row: the Hold JSON, or no row. */
 int hold_store_get(struct pg_pool *pg, const char *hold_id, pg_result_cb cb, void *arg) MUST_CHECK;
 
-/* One transaction's statement: expires up to batch Held holds past their expires_at whose
- * wallets are not locked right now (FOR UPDATE SKIP LOCKED: a busy wallet is retried next
- * round). One row per hold: (status, body, events) of hold_release(.., 'Expired'). */
-int hold_store_expire_batch(struct pg_tx *tx, long batch, pg_result_cb cb, void *arg) MUST_CHECK;
+/* The hold sweep's batch (sweep.h): expires up to BILLING_SWEEP_BATCH Held holds past their
+ * expires_at whose wallets are not locked right now (FOR UPDATE SKIP LOCKED: a busy wallet is
+ * retried next round). One row per hold: (status, body, events) of hold_release(..,
+ * 'Expired'). */
+struct billing_config;
+int hold_store_expire_batch(struct pg_tx *tx, const struct billing_config *cfg, pg_result_cb cb,
+			    void *arg) MUST_CHECK;
 
 #endif

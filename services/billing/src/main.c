@@ -21,7 +21,9 @@
 #include "billing_consumer.h"
 #include "common/consumer.h"
 #include "config.h"
-#include "hold_sweep.h"
+#include "hold_store.h"
+#include "pay_sweep.h"
+#include "sweep.h"
 #include "pay_app.h"
 #include "routes.h"
 
@@ -39,7 +41,8 @@ static void main_on_stop(void *arg)
 {
 	struct billing_app *app = arg;
 
-	hold_sweep_stop(app->sweep);
+	sweep_stop(app->sweep);
+	sweep_stop(app->pay_sweep);
 }
 
 static struct pg_pool *main_pg(const struct billing_app *app)
@@ -147,7 +150,9 @@ static int app_init(struct billing_app *app, const struct billing_config *cfg)
 	app->svc = svc_verifier_new_jwks(app->base, app->identity, "billing",
 					 cfg->common.jwt_issuer);
 	if (app->svc == NULL || (app->consumer = billing_consumer_start(app)) == NULL ||
-	    (app->sweep = hold_sweep_new(app)) == NULL || (app->pay = pay_app_new(app)) == NULL ||
+	    (app->sweep = sweep_new(app, "holds", hold_store_expire_batch)) == NULL ||
+	    (app->pay_sweep = sweep_new(app, "payments", pay_expire_batch)) == NULL ||
+	    (app->pay = pay_app_new(app)) == NULL ||
 	    (app->http = main_http(app)) == NULL)
 		return -1;
 	return 0;
@@ -157,7 +162,8 @@ static int app_init(struct billing_app *app, const struct billing_config *cfg)
 static void app_free(struct billing_app *app)
 {
 	atomic_store(&app->stopping, true);
-	hold_sweep_stop(app->sweep);
+	sweep_stop(app->sweep);
+	sweep_stop(app->pay_sweep);
 	/* outbox -> amqp -> pool (outbox.h): the relay's pending callbacks run in their shutdown */
 	if (app->outbox != NULL) {
 		struct outbox *ob = app->outbox;
@@ -180,7 +186,8 @@ static void app_free(struct billing_app *app)
 		http_client_free(app->identity);
 	if (app->pg != NULL)
 		pg_pool_free(app->pg); /* pending queries fail now; their callbacks reply */
-	hold_sweep_free(app->sweep); /* its round's callbacks ran in the pool's shutdown */
+	sweep_free(app->sweep); /* its round's callbacks ran in the pool's shutdown */
+	sweep_free(app->pay_sweep);
 	if (app->http != NULL)
 		http_server_free(app->http);
 	free(app->routes);
@@ -203,7 +210,8 @@ static int main_run(struct billing_app *app, const struct billing_config *cfg)
 				 (int)cfg->drain_timeout_ms);
 	if (drain == NULL || http_server_listen(app->http) < 0)
 		goto out;
-	hold_sweep_start(app->sweep);
+	sweep_start(app->sweep);
+	sweep_start(app->pay_sweep);
 	if (event_base_dispatch(app->base) < 0)
 		log_error(NULL, "event loop failed");
 	else

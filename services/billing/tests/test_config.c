@@ -1,7 +1,7 @@
 /*
  * test_config.c - billing's configuration: the local defaults load, outside FR_ENV=local the
  * built-in secrets are refused, the currency must be an ISO 4217 code, bounds hold, and the
- * crash test hook is refused outside FR_ENV=local.
+ * crash test hook and a payment TTL below 60 s are refused outside FR_ENV=local.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -87,6 +87,24 @@ static void test_config_fault_hook_is_local_only(void **state)
 	assert_non_null(strstr(err, "BILLING_FAULT_EXIT_AFTER_COMMIT"));
 }
 
+static void test_config_short_payment_ttl_is_local_only(void **state)
+{
+	char err[256];
+
+	(void)state;
+	setenv("BILLING_PAYMENT_PENDING_TTL_S", "1", 1);
+	assert_int_equal(load(err, sizeof(err)), 0);
+	setenv("BILLING_PAYMENT_PENDING_TTL_S", "0", 1);
+	assert_int_equal(load(err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "BILLING_PAYMENT_PENDING_TTL_S"));
+	ctu_set_production(PRODUCTION_SECRETS);
+	setenv("BILLING_PAYMENT_PENDING_TTL_S", "59", 1);
+	assert_int_equal(load(err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "BILLING_PAYMENT_PENDING_TTL_S"));
+	setenv("BILLING_PAYMENT_PENDING_TTL_S", "60", 1);
+	assert_int_equal(load(err, sizeof(err)), 0);
+}
+
 static void test_config_currency_and_bounds(void **state)
 {
 	static const char *const bad_currency[] = {"usd", "US", "USDT", "U1D", ""};
@@ -119,6 +137,7 @@ int main(void)
 		cmocka_unit_test_setup(test_config_production_refuses_each_default_secret,
 				       clear_env),
 		cmocka_unit_test_setup(test_config_fault_hook_is_local_only, clear_env),
+		cmocka_unit_test_setup(test_config_short_payment_ttl_is_local_only, clear_env),
 		cmocka_unit_test_setup(test_config_currency_and_bounds, clear_env),
 	};
 

@@ -6,7 +6,8 @@
  * counted), release and expiry, ledger_append refusing to go negative or below what is held,
  * the low-balance rule firing once per crossing, plan activation (extend vs replace), and
  * op_exec (0003_op_exec.sql): one statement committing the effect, its outbox envelope and
- * the idempotency answer, replay / conflict, a refused call leaving nothing behind.
+ * the idempotency answer, replay / conflict, a refused call leaving nothing behind, and the
+ * payment expiry of 0005_payment_expiry.sql (a late approval credits nothing).
  *
  * Each run migrates a throwaway schema billing_t_<random> and drops it at the end. The
  * statements run synchronously with libpq (a test, not the daemon's loop).
@@ -576,6 +577,49 @@ static void test_money_provider_ref_set_once(void **state)
 	free(pid);
 }
 
+/* 0005: payment_expire fails only a Pending payment past the TTL; a later approval of it
+ * credits nothing. */
+static void test_money_payment_expiry_then_late_approval(void **state)
+{
+	json_object *body;
+	char *pid;
+
+	FIXTURE(state);
+	fund(f, 0);
+	{
+		const char *p[2] = {f->user, f->tenant};
+
+		pid = q1(f, "INSERT INTO payments (user_id, tenant_id, gateway, action, amount_minor,"
+			    " original_amount_minor, currency, title) VALUES ($1, $2, 'Sandbox',"
+			    " 'TopUp', 500, 500, 'USD', 't') RETURNING id", 2, p);
+	}
+	{
+		const char *q[1] = {pid};
+
+		assert_int_equal(op(f, "SELECT status, body FROM payment_expire($1, 3600)", 1, q,
+				    &body), 409);
+		json_object_put(body);
+		free(q1(f, "UPDATE payments SET created_at = now() - interval '2 hours'"
+			   " WHERE id = $1 RETURNING id", 1, q));
+		assert_int_equal(op(f, "SELECT status, body FROM payment_expire($1, 3600)", 1, q,
+				    &body), 200);
+		assert_string_equal(jstr(body, "status"), "Failed");
+		json_object_put(body);
+		assert_int_equal(q1_int(f, "SELECT count(*) FROM payments WHERE id = $1 AND"
+					   " failure_code = 'expired'", 1, q), 1);
+		assert_int_equal(op(f, "SELECT status, body FROM payment_verdict($1, 'Sandbox', true,"
+				       " NULL, NULL, NULL, NULL, NULL, 500)", 1, q, &body), 200);
+		assert_string_equal(jstr(body, "status"), "Failed");
+		json_object_put(body);
+		assert_int_equal(q1_int(f, "SELECT count(*) FROM ledger_entries WHERE"
+					   " reference_id = $1::text", 1, q), 0);
+		assert_int_equal(op(f, "SELECT status, body FROM payment_expire($1, 3600)", 1, q,
+				    &body), 409);
+		json_object_put(body);
+	}
+	free(pid);
+}
+
 static void test_money_op_exec_refused_leaves_nothing(void **state)
 {
 	struct op_exec_row a, b;
@@ -614,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_money_op_exec_refused_leaves_nothing),
 		cmocka_unit_test(test_money_capture_shard_is_hash_and_15),
 		cmocka_unit_test(test_money_provider_ref_set_once),
+		cmocka_unit_test(test_money_payment_expiry_then_late_approval),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,9 +1,9 @@
 /*
- * hold_sweep.c - the expiry sweep of holds (see hold_sweep.h).
+ * sweep.c - the periodic expiry rounds of billing (see sweep.h).
  *
  * Owns its timer and, during a round, the transaction and the collected events.
  */
-#include "hold_sweep.h"
+#include "sweep.h"
 
 #include <event2/event.h>
 #include <stdbool.h>
@@ -11,20 +11,20 @@
 
 #include "app.h"
 #include "billing_events.h"
-#include "billing_json.h"
-#include "hold_store.h"
 
-struct hold_sweep {
+struct sweep {
 	struct billing_app *app;
+	const char *what;    /* "holds", "payments": for the log */
+	sweep_batch_fn batch;
 	struct event *timer;
 	struct pg_tx *tx;
 	json_object *events; /* of the round in flight */
-	int expired;         /* holds in the round in flight */
+	int expired;         /* rows expired by the round in flight */
 	bool busy;
 	bool stopped;
 };
 
-static void sweep_schedule(struct hold_sweep *s, long ms)
+static void sweep_schedule(struct sweep *s, long ms)
 {
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
@@ -33,21 +33,21 @@ static void sweep_schedule(struct hold_sweep *s, long ms)
 }
 
 /* The round is over: the next one in an interval, or at once after a full batch. */
-static void sweep_end(struct hold_sweep *s, const char *err)
+static void sweep_end(struct sweep *s, const char *err)
 {
 	bool full = err == NULL && s->expired >= s->app->cfg->sweep_batch;
 
 	if (err != NULL)
-		log_warn(NULL, "hold sweep failed", LS("error", err));
+		log_warn(NULL, "expiry sweep failed", LS("what", s->what), LS("error", err));
 	else if (s->expired > 0)
-		log_info(NULL, "holds expired", LI("count", s->expired));
+		log_info(NULL, "expired", LS("what", s->what), LI("count", s->expired));
 	json_object_put(s->events);
 	s->events = NULL;
 	s->busy = false;
 	sweep_schedule(s, full ? 0 : s->app->cfg->sweep_interval_ms);
 }
 
-static void sweep_fail(struct hold_sweep *s, const char *err)
+static void sweep_fail(struct sweep *s, const char *err)
 {
 	if (s->tx != NULL) {
 		pg_tx_rollback(s->tx, NULL, NULL);
@@ -58,7 +58,7 @@ static void sweep_fail(struct hold_sweep *s, const char *err)
 
 static void sweep_on_committed(const char *err, void *arg)
 {
-	struct hold_sweep *s = arg;
+	struct sweep *s = arg;
 
 	s->tx = NULL;
 	if (err == NULL && s->expired > 0)
@@ -68,7 +68,7 @@ static void sweep_on_committed(const char *err, void *arg)
 
 static void sweep_on_events(const char *err, void *arg)
 {
-	struct hold_sweep *s = arg;
+	struct sweep *s = arg;
 	struct pg_tx *tx = s->tx;
 
 	if (err != NULL) {
@@ -79,7 +79,7 @@ static void sweep_on_events(const char *err, void *arg)
 }
 
 /* Every row's events into one array (s->events). */
-static void sweep_collect(struct hold_sweep *s, const PGresult *res)
+static void sweep_collect(struct sweep *s, const PGresult *res)
 {
 	int n = PQntuples(res);
 
@@ -100,7 +100,7 @@ static void sweep_collect(struct hold_sweep *s, const PGresult *res)
 
 static void sweep_on_batch(const struct pg_result *r, void *arg)
 {
-	struct hold_sweep *s = arg;
+	struct sweep *s = arg;
 
 	if (r->err != NULL) {
 		sweep_fail(s, r->err);
@@ -117,20 +117,20 @@ static void sweep_on_batch(const struct pg_result *r, void *arg)
 
 static void sweep_on_begun(struct pg_tx *tx, const char *err, void *arg)
 {
-	struct hold_sweep *s = arg;
+	struct sweep *s = arg;
 
 	if (tx == NULL) {
 		sweep_end(s, err);
 		return;
 	}
 	s->tx = tx;
-	if (hold_store_expire_batch(tx, s->app->cfg->sweep_batch, sweep_on_batch, s) < 0)
+	if (s->batch(tx, s->app->cfg, sweep_on_batch, s) < 0)
 		sweep_fail(s, "batch not queued");
 }
 
 static void sweep_on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct hold_sweep *s = arg;
+	struct sweep *s = arg;
 
 	(void)fd;
 	(void)what;
@@ -142,13 +142,15 @@ static void sweep_on_timer(evutil_socket_t fd, short what, void *arg)
 		sweep_end(s, "begin not queued");
 }
 
-struct hold_sweep *hold_sweep_new(struct billing_app *app)
+struct sweep *sweep_new(struct billing_app *app, const char *what, sweep_batch_fn batch)
 {
-	struct hold_sweep *s = calloc(1, sizeof(*s));
+	struct sweep *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
 		return NULL;
 	s->app = app;
+	s->what = what;
+	s->batch = batch;
 	if ((s->timer = evtimer_new(app->base, sweep_on_timer, s)) == NULL) {
 		free(s);
 		return NULL;
@@ -156,12 +158,12 @@ struct hold_sweep *hold_sweep_new(struct billing_app *app)
 	return s;
 }
 
-void hold_sweep_start(struct hold_sweep *s)
+void sweep_start(struct sweep *s)
 {
 	sweep_schedule(s, s->app->cfg->sweep_interval_ms);
 }
 
-void hold_sweep_stop(struct hold_sweep *s)
+void sweep_stop(struct sweep *s)
 {
 	if (s == NULL)
 		return;
@@ -169,7 +171,7 @@ void hold_sweep_stop(struct hold_sweep *s)
 	evtimer_del(s->timer);
 }
 
-void hold_sweep_free(struct hold_sweep *s)
+void sweep_free(struct sweep *s)
 {
 	if (s == NULL)
 		return;
